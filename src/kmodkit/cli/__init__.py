@@ -1,0 +1,31 @@
+"""The CLI edge: the only place that prints errors and turns them into exit codes.
+
+Each ``kmodkit.cli.<area>`` module exposes plain functions that take the task's options,
+call the library and return an exit status; ``tasks.py`` only wires them to invoke.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from kmodkit.errors import KmodkitError
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
+    """Call ``fn`` and exit with its status; a KmodkitError becomes one line, no traceback."""
+    try:
+        status = fn(**kwargs) or 0
+    except KmodkitError as exc:
+        stderr.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    if status:
+        sys.exit(status)

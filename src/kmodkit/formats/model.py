@@ -1,0 +1,72 @@
+"""Plain data shared by the ipk and apk packers/readers, the build pipeline and verify.
+
+A package is described once (``PackageInput``) and packed into either format; readers return
+the same ``Entry`` objects so tests and checks can compare formats with each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EntryKind = Literal["file", "dir", "symlink"]
+
+# opkg maintainer-script names -> apk v3 script names (apk-tools' package schema).
+APK_SCRIPT_NAMES: dict[str, str] = {
+    "preinst": "pre-install",
+    "postinst": "post-install",
+    "prerm": "pre-deinstall",
+    "postrm": "post-deinstall",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Entry:
+    """One filesystem object inside a package.
+
+    ``path`` is relative and POSIX, without a leading ``/`` or ``./`` (``lib/modules/x/y.ko``).
+    """
+
+    path: str
+    kind: EntryKind = "file"
+    mode: int = 0o644
+    data: bytes = b""
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class PackageMeta:
+    """Control metadata common to ipk and apk.
+
+    ``depends`` holds opkg-syntax items (``kernel (=6.6.93~hash-r1)``, ``kmod-nf-flow``); the apk
+    packer converts them the way OpenWrt does. ``description`` may span lines; its first line is
+    the summary.
+    """
+
+    name: str
+    version: str
+    arch: str
+    description: str
+    depends: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    license: str = "GPL-2.0"
+    license_files: str = ""
+    section: str = "kernel"
+    source: str = ""
+    source_name: str = ""
+    maintainer: str = ""
+    url: str = ""
+    abi_version: str = ""
+    cpe_id: str = ""
+    source_date_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class PackageInput:
+    """Everything a packer needs: metadata, staged entries, maintainer scripts (opkg names)."""
+
+    meta: PackageMeta
+    entries: tuple[Entry, ...]
+    scripts: dict[str, str] = field(default_factory=dict)
+    conffiles: tuple[str, ...] = ()

@@ -1,0 +1,39 @@
+"""Session-wide fixtures: the shared real-tool vectors and one kmodkit cache per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KMODKIT_SHARED", REPO.parent / "shared"))
+TESTDATA = SHARED / "testdata"
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """../shared/testdata: vectors made by the real opkg, usign and apk-tools (read-only)."""
+    if not TESTDATA.is_dir():
+        pytest.fail(f"shared test vectors not found at {TESTDATA} (set KMODKIT_SHARED)")
+    return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def kmodkit_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache for the session, so kernel sources are unpacked and modules compiled once.
+
+    KMODKIT_TEST_CACHE keeps it across sessions on a developer machine.
+    """
+    keep = os.environ.get("KMODKIT_TEST_CACHE")
+    path = Path(keep) if keep else tmp_path_factory.mktemp("kmodkit-cache")
+    path.mkdir(parents=True, exist_ok=True)
+    old = os.environ.get("KMODKIT_CACHE")
+    os.environ["KMODKIT_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("KMODKIT_CACHE", None)
+    else:
+        os.environ["KMODKIT_CACHE"] = old
