@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Kernel fixtures (distro tree, compiled chain) are shared by kernel, build and verify tests.
+pytest_plugins = ["kernel_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KMODKIT_SHARED", REPO.parent / "shared"))
 TESTDATA = SHARED / "testdata"

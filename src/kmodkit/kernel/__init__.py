@@ -1,0 +1,34 @@
+"""Kernel trees (distro, OpenWrt SDK, prepared build dir) and getting their modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kmodkit.errors import UsageError
+from kmodkit.kernel.tree import KernelTree
+
+__all__ = ["KernelTree", "open_tree"]
+
+
+def open_tree(
+    *,
+    sdk: Path | None = None,
+    kernel_dir: Path | None = None,
+    provision: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> KernelTree:
+    """The SDK's tree, a prepared build dir, or (neither given) the distro's own kernel."""
+    if sdk is not None and kernel_dir is not None:
+        raise UsageError("give either --sdk or --kernel-dir, not both")
+    if sdk is not None:
+        from kmodkit.kernel.sdk import open_sdk_tree
+
+        return open_sdk_tree(Path(sdk))
+    if kernel_dir is not None:
+        from kmodkit.kernel.path import open_path_tree
+
+        return open_path_tree(Path(kernel_dir))
+    from kmodkit.kernel.distro import open_distro_tree
+
+    return open_distro_tree(provision_missing=provision, progress=progress)

@@ -1,0 +1,48 @@
+"""Vermagic: OpenWrt's config hash and the string the kernel stamps into every module.
+
+OpenWrt names its kmods feed and the ``kernel (=...)`` dependency after a hash of the kernel
+config (include/kernel-defaults.mk): every line of the config matching ``=[ym]`` (grep, so
+anywhere on the line), sorted bytewise (``LC_ALL=C sort``), newline-terminated, md5. An SDK
+ships the finished value in ``$(LINUX_DIR)/.vermagic``; it wins over recomputing, because
+OpenWrt hashes ``.config.set`` (before olddefconfig), which may differ from the final .config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+_HASHED_LINE = re.compile(rb"=[ym]")
+
+
+def openwrt_vermagic_hash(config_text: bytes) -> str:
+    """The 32-hex md5 OpenWrt computes over a kernel config's ``=y``/``=m`` lines."""
+    lines = [line for line in config_text.split(b"\n") if _HASHED_LINE.search(line)]
+    lines.sort()
+    return hashlib.md5(b"".join(line + b"\n" for line in lines)).hexdigest()
+
+
+def kernel_vermagic(release: str, config: Mapping[str, str]) -> str:
+    """The VERMAGIC_STRING of include/linux/vermagic.h, without its trailing space.
+
+    Covers the generic parts (SMP, preempt, mod_unload, modversions); architecture-specific
+    suffixes (ARM/MIPS CPU families) are not derived here: trees that have prebuilt modules
+    read the real string from one of them instead.
+    """
+
+    def on(name: str) -> bool:
+        return config.get(name) == "y"
+
+    parts = [release]
+    if on("CONFIG_SMP"):
+        parts.append("SMP")
+    if on("CONFIG_PREEMPT_BUILD") or (on("CONFIG_PREEMPT") and not on("CONFIG_PREEMPT_RT")):
+        parts.append("preempt")
+    elif on("CONFIG_PREEMPT_RT"):
+        parts.append("preempt_rt")
+    if on("CONFIG_MODULE_UNLOAD"):
+        parts.append("mod_unload")
+    if on("CONFIG_MODVERSIONS"):
+        parts.append("modversions")
+    return " ".join(parts)
