@@ -1,0 +1,179 @@
+"""GNU tar / gzip / ar layers: byte equality with the real tools, strict and bounded reading."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kmodkit.errors import FormatError
+from kmodkit.formats.tarball import (
+    TarMember,
+    gzip_compress,
+    gzip_decompress,
+    read_ar,
+    read_tar,
+    write_gnu_tar,
+)
+
+MTIME = 1735689600
+LONG = "x" * 120
+
+
+def _gnu_tar() -> str:
+    tar = shutil.which("tar")
+    if (
+        tar is None
+        or b"GNU tar" not in subprocess.run([tar, "--version"], capture_output=True).stdout
+    ):
+        pytest.fail("GNU tar is needed to compare the writer with the real tool")
+    return tar
+
+
+def _members() -> list[TarMember]:
+    return [
+        TarMember("./", "dir", 0o755, mtime=MTIME),
+        TarMember("./d/", "dir", 0o755, mtime=MTIME),
+        TarMember("./d/lnk", "symlink", 0o777, linkname="y" * 130, mtime=MTIME),
+        TarMember("./d/run.sh", "file", 0o755, b"#!/bin/sh\n", mtime=MTIME),
+        TarMember(f"./d/{LONG}", "file", 0o644, b"z" * 700, mtime=MTIME),
+    ]
+
+
+def test_writer_matches_gnu_tar_byte_for_byte(tmp_path: Path) -> None:
+    tar = _gnu_tar()
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "run.sh").write_bytes(b"#!/bin/sh\n")
+    (root / "d" / "run.sh").chmod(0o755)
+    (root / "d" / LONG).write_bytes(b"z" * 700)
+    (root / "d" / LONG).chmod(0o644)
+    (root / "d" / "lnk").symlink_to("y" * 130)
+    root.chmod(0o755)
+    (root / "d").chmod(0o755)
+    reference = subprocess.run(
+        [
+            tar,
+            "--format=gnu",
+            "--numeric-owner",
+            "--owner=0",
+            "--group=0",
+            "--sort=name",
+            "-C",
+            str(root),
+            "-cf",
+            "-",
+            f"--mtime=@{MTIME}",
+            ".",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert write_gnu_tar(_members()) == reference
+
+
+def test_read_back_keeps_names_owners_and_links() -> None:
+    layer = read_tar(write_gnu_tar(_members()), "t.tar")
+    assert layer.format == "gnu"
+    assert [m.name for m in layer.members] == [m.name for m in _members()]
+    by_name = {m.name: m for m in layer.members}
+    assert by_name["./d/lnk"].linkname == "y" * 130
+    assert by_name[f"./d/{LONG}"].data == b"z" * 700
+    assert by_name["./d/lnk"].offset > 0
+    assert all(
+        (m.uid, m.gid, m.uname, m.gname, m.mtime) == (0, 0, "", "", MTIME) for m in layer.members
+    )
+
+
+@pytest.mark.parametrize(("level", "flag"), [(6, "-n"), (9, "-9n")])
+def test_gzip_matches_gnu_gzip(level: int, flag: str) -> None:
+    gzip = shutil.which("gzip")
+    assert gzip, "gzip is needed to compare with the real tool"
+    # Text such as a Packages index: zlib then emits gzip's very deflate stream.
+    data = b"".join(b"Package: kmod-%d\nVersion: 6.6.93-r1\n\n" % i for i in range(2000))
+    reference = subprocess.run([gzip, flag], input=data, capture_output=True, check=True).stdout
+    assert gzip_compress(data, level) == reference
+    out, header = gzip_decompress(reference, "ref.gz")
+    assert out == data
+    assert (header.mtime, header.os, header.has_filename) == (0, 3, False)
+
+
+def test_gzip_header_fields_are_reported() -> None:
+    named = bytes.fromhex("1f8b0808") + (1234).to_bytes(4, "little") + b"\x00\x03name.tar\x00"
+    body = zlib.compressobj(6, zlib.DEFLATED, -15)
+    payload = body.compress(b"abc") + body.flush()
+    blob = named + payload + zlib.crc32(b"abc").to_bytes(4, "little") + (3).to_bytes(4, "little")
+    out, header = gzip_decompress(blob, "n.gz")
+    assert out == b"abc"
+    assert header.filename == b"name.tar" and header.mtime == 1234 and header.has_filename
+
+
+def test_gzip_limits_and_corruption() -> None:
+    blob = gzip_compress(b"\x00" * 100_000)
+    with pytest.raises(FormatError, match="limit"):
+        gzip_decompress(blob, "bomb.gz", max_size=1000)
+    with pytest.raises(FormatError, match="magic"):
+        gzip_decompress(b"PK" + blob[2:], "x.gz")
+    with pytest.raises(FormatError, match="truncated"):
+        gzip_decompress(blob[: len(blob) // 2], "x.gz")
+    bad_crc = blob[:-8] + bytes(4) + blob[-4:]
+    with pytest.raises(FormatError, match="CRC"):
+        gzip_decompress(bad_crc, "x.gz")
+
+
+def test_tar_errors_name_offsets() -> None:
+    good = write_gnu_tar(_members())
+    flipped = bytearray(good)
+    flipped[512 + 10] ^= 0xFF  # name byte of the second header
+    with pytest.raises(FormatError, match="checksum at offset 512"):
+        read_tar(bytes(flipped), "t.tar")
+    with pytest.raises(FormatError, match="truncated at offset"):
+        read_tar(good[:700], "t.tar")
+    huge = bytearray(good[:512])
+    huge[124:136] = b"77777777777\x00"
+    huge[148:156] = b" " * 8
+    huge[148:156] = b"%06o\x00 " % sum(huge)
+    with pytest.raises(FormatError, match="past the end"):
+        read_tar(bytes(huge) + bytes(1024), "t.tar")
+
+
+def test_ar_reader() -> None:
+    def member(name: bytes, data: bytes) -> bytes:
+        head = name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) * 2 + b"100644".ljust(8)
+        return head + str(len(data)).encode().ljust(10) + b"`\n" + data + b"\n" * (len(data) & 1)
+
+    blob = b"!<arch>\n" + member(b"debian-binary/", b"2.0\n") + member(b"odd", b"abc")
+    members = read_ar(blob, "a.ar")
+    assert [(m.name, m.data) for m in members] == [("debian-binary", b"2.0\n"), ("odd", b"abc")]
+    with pytest.raises(FormatError, match="past the end"):
+        read_ar(blob[:-2], "a.ar")
+    with pytest.raises(FormatError, match="magic"):
+        read_ar(b"!<arch>" + blob[8:], "a.ar")
+
+
+_SAMPLE = write_gnu_tar(_members())
+_SAMPLE_GZ = gzip_compress(_SAMPLE)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_readers_only_raise_format_error(data: st.DataObject) -> None:
+    for blob, reader in ((_SAMPLE, "tar"), (_SAMPLE_GZ, "gz")):
+        mutated = bytearray(blob)
+        for _ in range(data.draw(st.integers(1, 4))):
+            index = data.draw(st.integers(0, len(mutated) - 1))
+            mutated[index] = data.draw(st.integers(0, 255))
+        cut = data.draw(st.integers(0, len(mutated)))
+        for candidate in (bytes(mutated), bytes(mutated[:cut])):
+            try:
+                if reader == "tar":
+                    read_tar(candidate, "f.tar")
+                else:
+                    gzip_decompress(candidate, "f.gz", max_size=1 << 20)
+            except FormatError:
+                pass
