@@ -1,0 +1,186 @@
+"""The release and target tables (``feeds/releases.toml``, ``feeds/targets.toml``) as data."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from kmodkit.errors import SpecError, UsageError
+from kmodkit.resources import feeds_dir
+
+_RELEASE_FIELDS = {
+    "kernel_series",
+    "package_format",
+    "version_scheme",
+    "installed_size_mode",
+    "source_field",
+    "source_name_rule",
+    "gcc",
+    "sdk_compression",
+    "kernel_series_by_board",
+}
+_RELEASE_CHOICES = {
+    "package_format": ("ipk", "apk"),
+    "version_scheme": ("dash1", "r1"),
+    "installed_size_mode": ("data.tar.gz", "data.tar"),
+    "source_name_rule": ("kernel", "package"),
+}
+_TARGET_FIELDS = {"pkg_arch", "kernel_arch", "aliases"}
+
+
+@dataclass(frozen=True)
+class Release:
+    """What differs between OpenWrt releases for kmod packaging (facts §1, §7)."""
+
+    name: str
+    kernel_series: str
+    package_format: Literal["ipk", "apk"]
+    version_scheme: str
+    installed_size_mode: str
+    source_field: str
+    source_name_rule: str
+    gcc: str
+    sdk_compression: str
+    kernel_series_by_board: dict[str, str] = field(default_factory=dict)
+
+    def kernel_series_for(self, target: Target | None) -> str:
+        """The kernel series of this release on ``target`` (snapshot x86 moved to 6.18)."""
+        if target is not None and target.board in self.kernel_series_by_board:
+            return self.kernel_series_by_board[target.board]
+        return self.kernel_series
+
+    def source_name(self, package: str) -> str:
+        return "kernel" if self.source_name_rule == "kernel" else package
+
+    def source_name_for(self, package: str) -> str:
+        """The control file's SourceName for ``package`` (``kernel`` from 24.10 on)."""
+        return self.source_name(package)
+
+    @property
+    def source(self) -> str:
+        """The control file's Source field (``feeds/base/kernel/linux`` from 24.10 on)."""
+        return self.source_field
+
+    @property
+    def ipk_installed_size(self) -> Literal["data.tar.gz", "data.tar"]:
+        """What ipk Installed-Size measures: ``data.tar.gz`` (<= 23.05) or ``data.tar``."""
+        return cast(Literal["data.tar.gz", "data.tar"], self.installed_size_mode)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An OpenWrt target/subtarget and what it implies for packages and Kbuild."""
+
+    name: str
+    board: str
+    subtarget: str
+    pkg_arch: str
+    kernel_arch: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """OpenWrt's Kconfig target symbols (``TARGET_x86``, ``TARGET_x86_64``)."""
+        board = _confstr(self.board)
+        return (f"TARGET_{board}", f"TARGET_{board}_{_confstr(self.subtarget)}")
+
+
+def _confstr(text: str) -> str:
+    return re.sub(r"[/.\-]", "_", text)
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise SpecError(f"cannot read table: {exc.strerror}", where=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"invalid TOML: {exc}", where=str(path)) from exc
+
+
+def _check_fields(path: Path, key: str, entry: Any, allowed: set[str], required: set[str]) -> None:
+    if not isinstance(entry, dict):
+        raise SpecError(f"[{key!r}] must be a table", where=str(path))
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise SpecError(f"[{key!r}]: unknown field {unknown[0]!r}", where=str(path))
+    missing = sorted(required - set(entry))
+    if missing:
+        raise SpecError(f"[{key!r}]: missing field {missing[0]!r}", where=str(path))
+
+
+@cache
+def releases(root: Path | None = None) -> dict[str, Release]:
+    """All releases in table order (oldest first; ``snapshot`` last)."""
+    path = (root or feeds_dir()) / "releases.toml"
+    table = _read_table(path)
+    result: dict[str, Release] = {}
+    for name, entry in table.items():
+        _check_fields(
+            path, name, entry, _RELEASE_FIELDS, _RELEASE_FIELDS - {"kernel_series_by_board"}
+        )
+        for key, allowed in _RELEASE_CHOICES.items():
+            if entry[key] not in allowed:
+                raise SpecError(
+                    f"[{name!r}] {key} must be one of {', '.join(allowed)}", where=str(path)
+                )
+        result[name] = Release(name=name, **entry)
+    return result
+
+
+@cache
+def targets(root: Path | None = None) -> dict[str, Target]:
+    path = (root or feeds_dir()) / "targets.toml"
+    table = _read_table(path)
+    result: dict[str, Target] = {}
+    for name, entry in table.items():
+        _check_fields(path, name, entry, _TARGET_FIELDS, {"pkg_arch", "kernel_arch"})
+        board, _, subtarget = name.partition("/")
+        if not subtarget:
+            raise SpecError(f"target {name!r} is not <target>/<subtarget>", where=str(path))
+        result[name] = Target(
+            name=name,
+            board=board,
+            subtarget=subtarget,
+            pkg_arch=entry["pkg_arch"],
+            kernel_arch=entry["kernel_arch"],
+            aliases=tuple(entry.get("aliases", ())),
+        )
+    return result
+
+
+def all_releases() -> list[Release]:
+    """Every release, oldest first."""
+    return list(releases().values())
+
+
+def release_order() -> list[str]:
+    return list(releases())
+
+
+def lookup_release(name: str) -> Release:
+    """A release by name (``24.10``; point releases such as ``24.10.2`` map to their series)."""
+    table = releases()
+    key = name.strip()
+    if key not in table:
+        key = ".".join(key.split(".")[:2])
+    if key not in table:
+        raise UsageError(f"unknown release {name!r}; valid: {', '.join(table)}")
+    return table[key]
+
+
+def lookup_target(name: str) -> Target:
+    """A target by ``board/subtarget``, ``board-subtarget`` or an alias such as ``x86_64``."""
+    table = targets()
+    wanted = name.strip()
+    if wanted in table:
+        return table[wanted]
+    for target in table.values():
+        if wanted in target.aliases or wanted == f"{target.board}-{target.subtarget}":
+            return target
+    raise UsageError(f"unknown target {name!r}; valid: {', '.join(table)} (or x86_64, x86-64)")
