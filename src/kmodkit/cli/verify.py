@@ -1,0 +1,107 @@
+"""``invoke verify``: print the table and summary, write --json/--junit, return the status.
+
+Exit status: 0 all checks pass, 1 a check failed (or a warning under --strict), 2 an input
+could not be read (the message names it and says why).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from kmodkit.errors import UsageError
+from kmodkit.fsutil import atomic_write_text
+from kmodkit.verify import VerifyOptions, verify_paths
+from kmodkit.verify.model import Findings, VerifyReport
+from kmodkit.verify.rebuild import differences_to_findings, rebuild_and_compare
+from kmodkit.verify.report import (
+    github_annotations,
+    render_table,
+    summary_lines,
+    to_json,
+    to_junit,
+)
+
+
+def verify(
+    *,
+    paths: list[str],
+    index: list[str],
+    kernel_dir: str | None,
+    sdk: str | None,
+    release: str | None,
+    target: str | None,
+    keys: str | None,
+    json_out: str | None,
+    junit_out: str | None,
+    strict: bool,
+    rebuild: bool,
+) -> int:
+    if kernel_dir and sdk:
+        raise UsageError("give either --kernel-dir or --sdk, not both")
+    options = VerifyOptions(
+        index=tuple(index),
+        kernel_dir=Path(kernel_dir) if kernel_dir else None,
+        sdk=Path(sdk) if sdk else None,
+        release=release,
+        target=target,
+        keys=Path(keys) if keys else None,
+    )
+    if rebuild:
+        report = _rebuild_report(options)
+    else:
+        if not paths:
+            raise UsageError("nothing to verify: give .ipk/.apk files, feed dirs or a dist tree")
+        report = verify_paths([Path(p) for p in paths], options=options)
+    return emit(report, strict=strict, json_out=json_out, junit_out=junit_out)
+
+
+def _rebuild_report(options: VerifyOptions) -> VerifyReport:
+    kwargs: dict[str, Any] = {"target": options.target or "x86_64"}
+    if options.release:
+        kwargs["release"] = options.release
+    if options.sdk:
+        kwargs["sdk"] = options.sdk
+    if options.kernel_dir:
+        kwargs["kernel_dir"] = options.kernel_dir
+    diffs = rebuild_and_compare(kwargs)
+    findings: Findings = differences_to_findings(diffs, "rebuild")
+    return VerifyReport(results=findings.results())
+
+
+def emit(
+    report: VerifyReport,
+    *,
+    strict: bool,
+    json_out: str | None,
+    junit_out: str | None,
+    console: Console | None = None,
+) -> int:
+    """Print and write the report; return the exit status."""
+    out = console or Console(highlight=False, soft_wrap=False)
+    for note in report.notes:
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
+    if report.results:
+        out.print(render_table(report))
+    for error in report.input_errors:
+        out.print(
+            f"cannot read {error.artifact}: {error.message}",
+            markup=False,
+            style="bold red",
+            soft_wrap=True,
+        )
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in github_annotations(report):
+            print(line, flush=True)
+    if json_out:
+        atomic_write_text(Path(json_out), to_json(report, strict=strict))
+    if junit_out:
+        atomic_write_text(Path(junit_out), to_junit(report, strict=strict))
+    for line in summary_lines(report):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if report.input_errors:
+        return 2
+    return 0 if report.ok(strict) else 1

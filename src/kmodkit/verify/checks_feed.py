@@ -1,0 +1,245 @@
+"""Feed checks: index entries against files, coverage, duplicates, dependencies, signatures.
+
+Results of a feed are attributed to its index file (``<dir>/Packages``, ``<dir>/packages.adb``)
+and every message names the package or file at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kmodkit.errors import FormatError, KmodkitError
+from kmodkit.formats import control, usign
+from kmodkit.verify import managers
+from kmodkit.verify.model import Findings
+from kmodkit.verify.views import Dep, Manager, PackageView
+
+
+@dataclass
+class IndexEntry:
+    """One package as an index describes it."""
+
+    name: str
+    version: str
+    arch: str = ""
+    filename: str = ""
+    size: int | None = None
+    sha256: str = ""  # opkg SHA256sum
+    adb_hash: str = ""  # apk hashes (hex)
+    depends: list[list[Dep]] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Keys:
+    """Trusted public keys and where they came from (said in signature messages)."""
+
+    usign: list[usign.UsignPublicKey] = field(default_factory=list)
+    apk: list[object] = field(default_factory=list)  # cryptography public keys
+    source: str = ""
+
+
+# ---------------------------------------------------------------- opkg Packages
+
+
+def parse_packages_index(text: str, where: str) -> list[IndexEntry]:
+    """Stanzas of a Packages file (FormatError naming the line on bad syntax)."""
+    entries: list[IndexEntry] = []
+    lines = text.split("\n")
+    start = 0
+    while start < len(lines):
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+        end = start
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        if end > start:
+            fields = dict(control.parse_stanza_lines(lines[start:end], where, start + 1))
+            name = fields.get("Package", "")
+            if not name:
+                raise FormatError(f"stanza at line {start + 1} has no Package field", where=where)
+            size = fields.get("Size", "")
+            if size and not size.isdigit():
+                raise FormatError(f"{name}: Size {size!r} is not a number", where=where)
+            entries.append(
+                IndexEntry(
+                    name=name,
+                    version=fields.get("Version", ""),
+                    arch=fields.get("Architecture", ""),
+                    filename=fields.get("Filename", ""),
+                    size=int(size) if size else None,
+                    sha256=fields.get("SHA256sum", "").lower(),
+                    depends=managers.parse_depends("opkg", fields.get("Depends", ""), where),
+                    provides=[
+                        p.strip() for p in fields.get("Provides", "").split(",") if p.strip()
+                    ],
+                )
+            )
+        start = end
+    return entries
+
+
+def check_usign(
+    index_bytes: bytes, sig_path: Path, keys: Keys, art: str, findings: Findings
+) -> None:
+    if not sig_path.is_file():
+        findings.fail("feed.signature", art, f"unsigned: {sig_path.name} is missing")
+        return
+    try:
+        sig = usign.read_signature(sig_path.read_text("utf-8"), str(sig_path))
+    except (OSError, UnicodeDecodeError, KmodkitError) as exc:
+        findings.fail("feed.signature", art, f"{sig_path.name} unreadable: {exc}")
+        return
+    if not keys.usign:
+        findings.warn(
+            "feed.signature",
+            art,
+            f"signed by key {sig.key_id_hex}, but no trusted usign key to verify it (--keys)",
+        )
+        return
+    candidates = [k for k in keys.usign if k.key_id == sig.key_id]
+    if not candidates:
+        have = ", ".join(k.key_id_hex for k in keys.usign)
+        findings.fail(
+            "feed.signature", art, f"signed by untrusted key {sig.key_id_hex} (trusted: {have})"
+        )
+        return
+    if any(usign.verify(index_bytes, sig, k) for k in candidates):
+        findings.ok(
+            "feed.signature", art, f"usign signature by {sig.key_id_hex} verifies{keys.source}"
+        )
+    else:
+        findings.fail(
+            "feed.signature", art, f"{sig_path.name} does not verify (key {sig.key_id_hex})"
+        )
+
+
+# ---------------------------------------------------------------- shared
+
+
+def check_entries_against_files(
+    manager: Manager,
+    entries: Sequence[IndexEntry],
+    files: dict[str, PackageView | None],
+    art: str,
+    findings: Findings,
+) -> None:
+    """feed.missing, feed.size, feed.sha256 / feed.adb-hash, feed.entry, feed.duplicate,
+    feed.unindexed. ``files`` maps each package file name in the directory to its view (None
+    when the file could not be decoded)."""
+    seen: dict[tuple[str, str], int] = {}
+    indexed: set[str] = set()
+    for entry in entries:
+        key = (entry.name, entry.version)
+        seen[key] = seen.get(key, 0) + 1
+        fname = entry.filename or f"{entry.name}-{entry.version}.apk"
+        indexed.add(fname)
+        if fname not in files:
+            findings.fail("feed.missing", art, f"{entry.name} {entry.version}: {fname} not found")
+            continue
+        view = files[fname]
+        if view is None:
+            continue  # its own checks already say why it cannot be read
+        if entry.size is not None and entry.size != view.size:
+            findings.fail(
+                "feed.size", art, f"{fname}: index says {entry.size} bytes, file has {view.size}"
+            )
+        if manager == "opkg":
+            if entry.sha256 != view.sha256:
+                findings.fail(
+                    "feed.sha256",
+                    art,
+                    f"{fname}: SHA256sum {entry.sha256 or '(none)'} != file's {view.sha256}",
+                )
+        elif view.adb_hash and entry.adb_hash != view.adb_hash:
+            findings.fail(
+                "feed.adb-hash",
+                art,
+                f"{fname}: index hash {entry.adb_hash or '(none)'} != package's {view.adb_hash}",
+            )
+        mismatch = [
+            f"{label} {a!r} vs package's {b!r}"
+            for label, a, b in (
+                ("name", entry.name, view.name),
+                ("version", entry.version, view.version),
+                ("arch", entry.arch, view.arch),
+            )
+            if a and a != b
+        ]
+        if mismatch:
+            findings.fail("feed.entry", art, f"{fname}: index {', '.join(mismatch)}")
+    hash_check = "feed.sha256" if manager == "opkg" else "feed.adb-hash"
+    for check in ("feed.missing", "feed.size", hash_check, "feed.entry"):
+        findings.ok(check, art, f"{len(entries)} entries")
+    dups = [f"{n} {v} x{c}" for (n, v), c in seen.items() if c > 1]
+    for d in dups:
+        findings.fail("feed.duplicate", art, f"listed more than once: {d}")
+    if not dups:
+        findings.ok("feed.duplicate", art, "no duplicate name/version")
+    unindexed = []
+    for fname, view in sorted(files.items()):
+        if fname in indexed:
+            continue
+        if view is not None and view.name == "kernel":
+            findings.ok("feed.unindexed", art, f"{fname} is the virtual kernel package (kept out)")
+            continue
+        unindexed.append(fname)
+        findings.fail("feed.unindexed", art, f"{fname} is not in the index")
+    if not unindexed:
+        findings.ok("feed.unindexed", art, "every package file is indexed")
+
+
+def check_feed_deps(
+    manager: Manager,
+    entries: Sequence[IndexEntry],
+    providers: Sequence[IndexEntry],
+    art: str,
+    findings: Findings,
+) -> None:
+    """Every Depends group of every entry has an alternative that resolves with its version."""
+    by_name: dict[str, list[IndexEntry]] = {}
+    for p in providers:
+        by_name.setdefault(p.name, []).append(p)
+        for prov in p.provides:
+            name, _, version = prov.partition("=")
+            by_name.setdefault(name.strip(), []).append(
+                IndexEntry(name.strip(), version.strip() or p.version)
+            )
+    bad = 0
+    for entry in entries:
+        for group in entry.depends:
+            if any(_resolves(manager, dep, by_name) for dep in group):
+                continue
+            bad += 1
+            wanted = " | ".join(dep_text(manager, d) for d in group)
+            have = sorted({f"{c.name} {c.version}" for d in group for c in by_name.get(d.name, [])})
+            detail = f" (available: {', '.join(have)})" if have else " (no such package)"
+            findings.fail("feed.deps", art, f"{entry.name}: dependency {wanted} unresolved{detail}")
+    if not bad:
+        findings.ok("feed.deps", art, f"all dependencies of {len(entries)} packages resolve")
+
+
+def dep_text(manager: Manager, dep: Dep) -> str:
+    """A dependency as the manager writes it: ``a (>=1)`` for opkg, ``a>=1`` for apk."""
+    if manager == "apk":
+        return f"{'!' if dep.op == '!' else ''}{dep.name}" + (
+            f"{dep.op}{dep.version}" if dep.op and dep.op != "!" else ""
+        )
+    return str(dep)
+
+
+def _resolves(manager: Manager, dep: Dep, by_name: dict[str, list[IndexEntry]]) -> bool:
+    if dep.op == "!":
+        return True  # a conflict is satisfied by absence; installability is apk's call
+    return any(
+        managers.satisfies(manager, c.version, dep.op, dep.version)
+        for c in by_name.get(dep.name, [])
+    )
+
+
+def entry_from_view(view: PackageView) -> IndexEntry:
+    return IndexEntry(
+        view.name, view.version, view.arch, depends=view.depends, provides=view.provides
+    )

@@ -1,0 +1,201 @@
+"""ipk container checks (scripts/ipkg-build layout) and the ipk's PackageView.
+
+Structure is judged on the raw bytes (gzip header fields, tar header magic, owners, order), so
+an ipk kmodkit did not build (an official one, another team's) is judged by the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kmodkit.errors import FormatError
+from kmodkit.verify.checks_meta import MetaFacts
+from kmodkit.verify.model import Findings
+from kmodkit.verify.tarscan import TarMember, gunzip, read_tar
+from kmodkit.verify.views import PackageView
+
+OUTER_ORDER = ["./debian-binary", "./data.tar.gz", "./control.tar.gz"]
+
+
+@dataclass
+class IpkFacts:
+    """What the metadata checks need beyond the view."""
+
+    view: PackageView
+    fields: dict[str, str]
+    field_order: list[str]
+    sizes: dict[str, int] = field(default_factory=dict)  # "data.tar.gz" / "data.tar" sizes
+    mtimes: set[int] = field(default_factory=set)
+
+
+def parse_control_fields(text: str, where: str) -> tuple[dict[str, str], list[str]]:
+    """RFC 822-style fields; continuation lines (leading space) join the previous field."""
+    fields: dict[str, str] = {}
+    order: list[str] = []
+    last = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if line[0] in " \t":
+            if not last:
+                raise FormatError("continuation line before any field", where=f"{where}:{number}")
+            fields[last] += "\n" + line[1:]
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or " " in name:
+            raise FormatError(
+                f"not a 'Field: value' line: {line[:60]!r}", where=f"{where}:{number}"
+            )
+        if name in fields:
+            raise FormatError(f"field {name} appears twice", where=f"{where}:{number}")
+        fields[name] = value.strip()
+        order.append(name)
+        last = name
+    return fields, order
+
+
+def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None:
+    """Run the container checks; return the facts, or None when the file cannot be decoded."""
+    try:
+        header, outer_tar = gunzip(data, artifact)
+    except FormatError as exc:
+        kind = "an ar archive (opkg-lede reads gzip'd tar)" if data[:8] == b"!<arch>\n" else ""
+        findings.fail("ipk.container.outer", artifact, kind or f"{exc.message} at {exc.where}")
+        return None
+    gzip_problems = _gzip_problems(header.has_name, header.mtime, "outer")
+    try:
+        outer = read_tar(outer_tar, f"{artifact}:outer tar")
+    except FormatError as exc:
+        findings.fail("ipk.container.outer", artifact, str(exc))
+        return None
+    names = [m.name for m in outer]
+    # opkg also accepts members without "./": judge that as order/naming, not as missing
+    by_name = {"./" + m.name.removeprefix("./"): m for m in outer}
+    missing = [n for n in OUTER_ORDER if n not in by_name]
+    if missing:
+        findings.fail("ipk.container.outer", artifact, f"missing member(s) {', '.join(missing)}")
+        return None
+    if by_name["./debian-binary"].data != b"2.0\n":
+        findings.fail("ipk.container.outer", artifact, "./debian-binary is not '2.0\\n'")
+    else:
+        findings.ok("ipk.container.outer", artifact, "gzip'd tar with debian-binary 2.0")
+    if names != OUTER_ORDER:
+        findings.fail(
+            "ipk.container.member-order", artifact, f"members {names}, expected {OUTER_ORDER}"
+        )
+    else:
+        findings.ok("ipk.container.member-order", artifact)
+    tar_problems = _tar_problems(outer, "outer tar", sort=False)
+    inner: dict[str, list[TarMember]] = {}
+    sizes: dict[str, int] = {"data.tar.gz": by_name["./data.tar.gz"].size}
+    for member in ("./control.tar.gz", "./data.tar.gz"):
+        label = member[2:]
+        try:
+            gz, tar_bytes = gunzip(by_name[member].data, f"{artifact}:{label}")
+            inner[label] = read_tar(tar_bytes, f"{artifact}:{label}")
+        except FormatError as exc:
+            findings.fail("ipk.container.outer", artifact, str(exc))
+            return None
+        if label == "data.tar.gz":
+            sizes["data.tar"] = len(tar_bytes)
+        gzip_problems += _gzip_problems(gz.has_name, gz.mtime, label)
+        tar_problems += _tar_problems(inner[label], label, sort=True)
+    mtimes = {m.mtime for members in (outer, *inner.values()) for m in members}
+    if len(mtimes) > 1:
+        tar_problems.append(f"{len(mtimes)} different mtimes (expected one SOURCE_DATE_EPOCH)")
+    _report(findings, "ipk.container.gzip", artifact, gzip_problems, "gzip -n headers")
+    _report(findings, "ipk.container.tar-format", artifact, tar_problems, "GNU tar, 0/0, sorted")
+    control = {m.name.removeprefix("./"): m for m in inner["control.tar.gz"]}
+    if "control" not in control:
+        findings.fail("meta.fields", artifact, "control.tar.gz has no ./control file")
+        return None
+    try:
+        text = control["control"].data.decode("utf-8")
+        fields, order = parse_control_fields(text, f"{artifact}:control")
+    except UnicodeDecodeError as exc:
+        findings.fail("meta.fields", artifact, f"control is not UTF-8 (byte {exc.start})")
+        return None
+    except FormatError as exc:
+        findings.fail("meta.fields", artifact, str(exc))
+        return None
+    files = {
+        m.name.removeprefix("./"): m.data
+        for m in inner["data.tar.gz"]
+        if m.typeflag in "07" and m.name.removeprefix("./")
+    }
+    view = PackageView(
+        artifact=artifact,
+        manager="opkg",
+        name=fields.get("Package", ""),
+        version=fields.get("Version", ""),
+        arch=fields.get("Architecture", ""),
+        provides=[p.strip() for p in fields.get("Provides", "").split(",") if p.strip()],
+        files=files,
+    )
+    return IpkFacts(view, fields, order, sizes, mtimes)
+
+
+def _gzip_problems(has_name: bool, mtime: int, label: str) -> list[str]:
+    problems = []
+    if has_name:
+        problems.append(f"{label} gzip header stores a file name")
+    if mtime:
+        problems.append(f"{label} gzip header mtime is {mtime}, not 0")
+    return problems
+
+
+def _tar_problems(members: list[TarMember], label: str, *, sort: bool) -> list[str]:
+    problems: list[str] = []
+    pax = False
+    formats: set[str] = set()
+    owners: set[str] = set()
+    names: set[str] = set()
+    for m in members:  # one pass: feeds hold thousands of these
+        if m.typeflag in "xg":
+            pax = True
+            continue
+        formats.add(m.magic)
+        if m.uid or m.gid:
+            owners.add(f"{m.uid}/{m.gid}")
+        if m.uname or m.gname:
+            names.update(n for n in (m.uname, m.gname) if n and n != "root")
+    if pax:
+        problems.append(f"{label} has PAX headers (opkg-lede leaves PaxHeaders junk)")
+    if formats - {"gnu", "ustar"}:
+        problems.append(f"{label} is not GNU/ustar format ({', '.join(sorted(formats))})")
+    if owners:
+        problems.append(f"{label} has non-root owners {', '.join(sorted(owners))}")
+    if names:
+        problems.append(f"{label} stores owner names {', '.join(sorted(names))}")
+    if sort:
+        # tar --sort=name sorts within each directory while recursing: compare by components
+        keys = [m.name.rstrip("/").split("/") for m in members]
+        if keys != sorted(keys):
+            problems.append(f"{label} entries are not sorted by name")
+    return problems
+
+
+def _report(findings: Findings, check: str, artifact: str, problems: list[str], ok: str) -> None:
+    for problem in problems:
+        findings.fail(check, artifact, problem)
+    if not problems:
+        findings.ok(check, artifact, ok)
+
+
+REQUIRED_FIELDS = ("Package", "Version", "Architecture", "Installed-Size", "Description")
+
+
+def ipk_meta_facts(facts: IpkFacts, filename: str) -> MetaFacts:
+    fields = facts.fields
+    meta = MetaFacts(view=facts.view, filename=filename)
+    meta.missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
+    size = fields.get("Installed-Size", "")
+    if size and not size.isdigit():
+        meta.malformed.append(f"Installed-Size {size!r} is not a number")
+    elif size:
+        meta.installed_size = int(size)
+    meta.depends_raw = fields.get("Depends", "")
+    meta.license = fields.get("License", "")
+    meta.source_date_epoch = fields.get("SourceDateEpoch")
+    meta.installed_size_expected = dict(facts.sizes)
+    return meta

@@ -1,0 +1,171 @@
+"""Turn command-line inputs into artifacts: package files, feed directories and trusted keys.
+
+A path is an .ipk, an .apk, a feed directory (holding ``Packages`` or ``packages.adb``), an
+index file itself, or any tree (e.g. ``dist/``) searched for those. Public keys found in a tree
+are collected too: ``invoke build`` puts its keys next to its feeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+FeedKind = Literal["opkg", "apk"]
+PACKAGE_SUFFIXES = (".ipk", ".apk")
+INDEX_NAMES: dict[str, FeedKind] = {"Packages": "opkg", "packages.adb": "apk"}
+
+
+@dataclass(frozen=True)
+class FeedDir:
+    """A directory with an index; ``files`` are the package files found in it (sorted)."""
+
+    path: Path
+    kind: FeedKind
+    files: tuple[Path, ...]
+
+
+@dataclass
+class Inputs:
+    """Everything found under the given paths, plus the inputs that could not be read."""
+
+    packages: list[Path] = field(default_factory=list)  # loose .ipk/.apk outside any feed
+    feeds: list[FeedDir] = field(default_factory=list)
+    usign_keys: list[Path] = field(default_factory=list)
+    apk_keys: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+def discover(paths: Sequence[Path]) -> Inputs:
+    """Classify every path; never raises for bad input (problems land in ``unreadable``)."""
+    found = Inputs()
+    seen: set[Path] = set()
+    for path in paths:
+        try:
+            _discover_one(path, found, seen)
+        except OSError as exc:
+            found.unreadable.append((str(path), exc.strerror or str(exc)))
+    return found
+
+
+def _discover_one(path: Path, found: Inputs, seen: set[Path]) -> None:
+    if not path.exists() and not path.is_symlink():
+        found.unreadable.append((str(path), "no such file or directory"))
+        return
+    if path.is_file():
+        if path.name in INDEX_NAMES:
+            _add_feed(path.parent, found, seen)
+        elif path.suffix in PACKAGE_SUFFIXES:
+            _add_package(path, found, seen)
+        else:
+            found.unreadable.append((str(path), "not an .ipk, .apk, Packages or packages.adb file"))
+        return
+    if not path.is_dir():
+        found.unreadable.append((str(path), "neither a regular file nor a directory"))
+        return
+    if not os.access(path, os.R_OK | os.X_OK):
+        found.unreadable.append((str(path), "permission denied"))
+        return
+    before = (len(found.packages), len(found.feeds))
+    for dirpath, dirnames, filenames in os.walk(path, onerror=_raise):
+        dirnames.sort()
+        here = Path(dirpath)
+        names = set(filenames)
+        if any(n in names for n in INDEX_NAMES):
+            _add_feed(here, found, seen)
+        else:
+            for name in sorted(filenames):
+                if name.endswith(PACKAGE_SUFFIXES):
+                    _add_package(here / name, found, seen)
+        for name in sorted(filenames):
+            _classify_key(here / name, found)
+    if (len(found.packages), len(found.feeds)) == before and not _already_covered(path, seen):
+        found.unreadable.append(
+            (str(path), "no .ipk, .apk, Packages or packages.adb found in this directory")
+        )
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _already_covered(path: Path, seen: set[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved == s or resolved in s.parents for s in seen)
+
+
+def _add_package(path: Path, found: Inputs, seen: set[Path]) -> None:
+    key = path.resolve()
+    if key in seen or key.parent in seen:
+        return
+    seen.add(key)
+    found.packages.append(path)
+
+
+def _add_feed(directory: Path, found: Inputs, seen: set[Path]) -> None:
+    key = directory.resolve()
+    if key in seen:
+        return
+    seen.add(key)
+    names = sorted(os.listdir(directory))
+    kinds = [INDEX_NAMES[n] for n in names if n in INDEX_NAMES]
+    for kind in kinds:
+        suffix = ".ipk" if kind == "opkg" else ".apk"
+        files = tuple(directory / n for n in names if n.endswith(suffix))
+        found.feeds.append(FeedDir(directory, kind, files))
+    # packages of the other format in the same directory are verified on their own
+    for n in names:
+        suffix_kinds = {".ipk": "opkg", ".apk": "apk"}
+        kind_of = next((k for s, k in suffix_kinds.items() if n.endswith(s)), None)
+        if kind_of is not None and kind_of not in kinds:
+            found.packages.append(directory / n)
+
+
+def _classify_key(path: Path, found: Inputs) -> None:
+    """Public keys only: usign ``.pub`` files and PEM public keys; secret keys are never trusted."""
+    name = path.name
+    if not (name.endswith((".pub", ".pem")) or path.parent.name == "keys"):
+        return
+    try:
+        if path.stat().st_size > 16384:
+            return
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if "-----BEGIN PUBLIC KEY-----" in text:
+        found.apk_keys.append(path)
+    elif is_usign_public_key(text):
+        found.usign_keys.append(path)
+
+
+def is_usign_public_key(text: str) -> bool:
+    lines = text.strip().splitlines()
+    if len(lines) != 2 or not lines[0].startswith("untrusted comment:"):
+        return False
+    try:
+        raw = base64.b64decode(lines[1].strip(), validate=True)
+    except ValueError:
+        return False
+    return len(raw) == 42 and raw[:2] == b"Ed"
+
+
+def keys_in_directory(directory: Path) -> tuple[list[Path], list[Path]]:
+    """(usign public keys, apk PEM public keys) in a ``--keys`` directory (recursively)."""
+    found = Inputs()
+    for dirpath, dirnames, filenames in os.walk(directory, onerror=_raise):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                size = path.stat().st_size
+                text = path.read_text("utf-8") if size <= 16384 else ""
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "-----BEGIN PUBLIC KEY-----" in text:
+                found.apk_keys.append(path)
+            elif is_usign_public_key(text):
+                found.usign_keys.append(path)
+    return found.usign_keys, found.apk_keys
