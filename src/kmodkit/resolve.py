@@ -94,13 +94,14 @@ class ResolvedPackage:
         return tuple(f for f in self.files if f.status in (None, "module"))
 
     def present_autoload_modules(self, present: Collection[str]) -> tuple[str, ...]:
-        """Autoload modules to list when only ``present`` of this package's modules were
-        built: its own missing modules drop out, modules it does not ship (e.g.
-        nf_flow_table_hw, as in OpenWrt's AutoProbe list) stay."""
+        """Autoload modules that exist: ``present`` is every module the built feed ships.
+
+        OpenWrt's AutoProbe lists may name modules a kernel does not have (nf_flow_table_hw
+        comes from OpenWrt's own patches); a feed built for another kernel lists only what it
+        ships, so `invoke verify`'s autoload check holds."""
         if self.autoload is None:
             return ()
-        own = {f.module for f in self.files}
-        return tuple(m for m in self.autoload.modules if m in present or m not in own)
+        return tuple(m for m in self.autoload.modules if m in present)
 
     def render_modules_d(self, present: Collection[str] | None = None) -> str:
         """Content of the /etc/modules.d file (optionally limited as above)."""

@@ -59,6 +59,8 @@ DEFAULT_PRERM = (
 )
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
+# Versions may carry `~` (24.10's kernel package: kernel_6.6.93~<hash>-r1_x86_64.ipk).
+_VERSION = re.compile(r"[A-Za-z0-9_.+~-]+")
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,13 @@ def ipk_profile(release: str) -> IpkProfile:
 def ipk_filename(meta: PackageMeta) -> str:
     """``<Package>_<Version>_<Architecture>.ipk``, the epoch dropped as ipkg-build does."""
     version = meta.version.split(":", 1)[1] if ":" in meta.version else meta.version
-    for label, value in (("package name", meta.name), ("version", version), ("arch", meta.arch)):
-        if not _PACKAGE_NAME.fullmatch(value):
-            raise FormatError(f"{label} {value!r} has characters outside [A-Za-z0-9_.+-]")
+    for label, value, pattern in (
+        ("package name", meta.name, _PACKAGE_NAME),
+        ("version", version, _VERSION),
+        ("arch", meta.arch, _PACKAGE_NAME),
+    ):
+        if not pattern.fullmatch(value):
+            raise FormatError(f"{label} {value!r} has characters outside {pattern.pattern}")
     return f"{meta.name}_{version}_{meta.arch}.ipk"
 
 

@@ -1,0 +1,100 @@
+"""`invoke build`: options -> BuildOptions, a live status line, and the summary table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import cast
+
+from rich.console import Console
+from rich.table import Table
+
+from kmodkit.build.packing import PackageFormat
+from kmodkit.build.pipeline import BuildOptions, BuildResult, build as run_build
+from kmodkit.errors import UsageError
+
+# Wide enough off a terminal (CI logs, pipes) that package names are never cut.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160, soft_wrap=True)
+
+
+def parse_formats(fmt: str | None) -> tuple[PackageFormat, ...] | None:
+    if fmt is None:
+        return None
+    if fmt == "both":
+        return ("ipk", "apk")
+    if fmt in ("ipk", "apk"):
+        return (cast(PackageFormat, fmt),)
+    raise UsageError(f"--format must be ipk, apk or both, not {fmt!r}")
+
+
+def _summary(result: BuildResult) -> Table:
+    table = Table(title=f"kmods for {result.target.name} on {result.tree.release}")
+    table.add_column("package", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("modules", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("status")
+    for pkg in result.packages:
+        status = pkg.status + (" (reused)" if pkg.reused else "")
+        if pkg.added_depends:
+            status += f", +depends {' '.join(pkg.added_depends)}"
+        table.add_row(
+            pkg.name, pkg.version, " ".join(m.removesuffix(".ko") for m in pkg.modules) or "-",
+            f"{pkg.size:,}", status,
+        )
+    return table
+
+
+def build(
+    *,
+    target: str,
+    release: str | None,
+    sdk: str | None,
+    kernel_dir: str | None,
+    fmt: str | None,
+    engine: str,
+    out: str,
+    key: str | None,
+    apk_key: str | None,
+    jobs: int | None,
+    package: str,
+    feeds: list[str],
+    check_reproducible: bool,
+) -> int:
+    options = BuildOptions(
+        target=target,
+        release=release,
+        sdk=Path(sdk) if sdk else None,
+        kernel_dir=Path(kernel_dir) if kernel_dir else None,
+        formats=parse_formats(fmt),
+        engine=engine,
+        out=Path(out),
+        usign_key=Path(key) if key else None,
+        apk_key=Path(apk_key) if apk_key else None,
+        jobs=jobs,
+        packages=tuple(p for p in package.replace(",", " ").split() if p),
+        feeds=tuple(Path(f) for f in feeds),
+    )
+    with console.status("building", spinner="dots") as status:
+        result = run_build(options, progress=lambda msg: status.update(msg))
+        if check_reproducible:
+            from kmodkit.build.reproduce import check_reproducible as rebuild_twice
+
+            status.update("rebuilding twice to compare")
+            differences = rebuild_twice(options)
+    console.print(_summary(result))
+    if result.keys.generated:
+        console.print(f"generated local build keys: usign {result.keys.usign_key_id}")
+    console.print(
+        f"modules: {result.compiled} compiled, {result.reused_modules} reused; "
+        f"packages repacked: {result.repacked}; signed with usign key {result.keys.usign_key_id}"
+    )
+    console.print(f"verify: {result.verify_summary}")
+    console.print(f"feed: {result.out_dir}")
+    if check_reproducible:
+        if differences:
+            for diff in differences:
+                console.print(f"[red]not reproducible:[/] {diff}")
+            return 1
+        console.print("reproducible: two rebuilds are byte-identical")
+    return 0

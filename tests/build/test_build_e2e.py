@@ -1,0 +1,259 @@
+"""End to end: `invoke build --target x86_64` on the distro kernel, compiled by the real Kbuild.
+
+One build per test session (module and pack caches shared through the session cache); the
+tests then inspect the feed it produced, rebuild to prove nothing is redone, and break inputs
+to prove failures are one line and leave dist/ alone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from kmodkit.build.pipeline import BuildOptions, BuildResult, build
+from kmodkit.errors import KernelTreeError, UsageError
+from kmodkit.formats import apk, apk_index, ipk, opkg_feed
+from kmodkit.formats.control import parse_depends
+from kmodkit.formats.depends import parse_apk_dependency
+from kmodkit.kernel.modinfo import read_modinfo
+
+pytestmark = pytest.mark.kernel
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def built(kmodkit_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    out = tmp_path_factory.mktemp("dist")
+    return build(BuildOptions(target="x86_64", out=out))
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _ipks(result: BuildResult) -> dict[str, ipk.IpkPackage]:
+    return {
+        p.name: ipk.read_ipk(p.read_bytes(), p.name)
+        for p in sorted((result.out_dir / "ipk").glob("*.ipk"))
+    }
+
+
+def test_nft_offload_package_ships_both_modules(built: BuildResult) -> None:
+    release = built.tree.release
+    wanted = {
+        f"lib/modules/{release}/nf_flow_table_inet.ko",
+        f"lib/modules/{release}/nft_flow_offload.ko",
+    }
+    (ipk_path,) = (built.out_dir / "ipk").glob("kmod-nft-offload_*.ipk")
+    ipk_pkg = ipk.read_ipk(ipk_path.read_bytes(), ipk_path.name)
+    assert wanted <= {e.path for e in ipk_pkg.entries if e.kind == "file"}
+    (apk_path,) = (built.out_dir / "apk").glob("kmod-nft-offload-*.apk")
+    apk_pkg = apk.read_apk(apk_path.read_bytes(), apk_path.name)
+    assert wanted <= {e.path for e in apk_pkg.entries if e.kind == "file"}
+    assert not apk_pkg.problems
+    modules_d = {e.path: e.data for e in ipk_pkg.entries}["etc/modules.d/nft-offload"]
+    assert modules_d == b"nf_flow_table_inet\nnft_flow_offload\n"
+
+
+def test_every_module_is_real_and_matches_the_kernel(built: BuildResult) -> None:
+    count = 0
+    for name, pkg in _ipks(built).items():
+        for entry in pkg.entries:
+            if entry.path.endswith(".ko"):
+                info = read_modinfo(entry.data, f"{name}:{entry.path}")
+                assert info.vermagic == built.tree.vermagic, entry.path
+                assert PurePosixPath(entry.path).parent == PurePosixPath(
+                    f"lib/modules/{built.tree.release}"
+                )
+                count += 1
+    assert count >= 10
+
+
+def _closure(name: str, depends: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(depends.get(current, []))
+    return seen
+
+
+def test_modinfo_depends_are_inside_the_declared_closure(built: BuildResult) -> None:
+    pkgs = _ipks(built)
+    depends: dict[str, list[str]] = {}
+    owner: dict[str, str] = {}
+    for pkg in pkgs.values():
+        items = parse_depends(pkg.meta.depends and ", ".join(pkg.meta.depends) or "")
+        depends[pkg.meta.name] = [alts[0].name for alts in items]
+        for entry in pkg.entries:
+            if entry.path.endswith(".ko"):
+                owner[PurePosixPath(entry.path).stem] = pkg.meta.name
+    for pkg in pkgs.values():
+        reach = _closure(pkg.meta.name, depends)
+        for entry in pkg.entries:
+            if entry.path.endswith(".ko"):
+                for dep in read_modinfo(entry.data, entry.path).depends:
+                    assert owner.get(dep.replace("-", "_")) in reach, (pkg.meta.name, dep)
+
+
+def test_opkg_feed_is_self_contained_and_signed(built: BuildResult) -> None:
+    feed = built.out_dir / "ipk"
+    stanzas = [dict(s) for s in opkg_feed.parse_packages((feed / "Packages").read_bytes(), "P")]
+    (kernel_ipk,) = (built.out_dir / "kernel").glob("kernel_*.ipk")
+    kernel = ipk.read_ipk(kernel_ipk.read_bytes(), kernel_ipk.name).meta
+    versions = {s["Package"]: s["Version"] for s in stanzas} | {"kernel": kernel.version}
+    assert "kernel" not in {s["Package"] for s in stanzas}
+    assert len(stanzas) == len(built.packages)
+    for stanza in stanzas:
+        for alts in parse_depends(stanza.get("Depends", "")):
+            dep = alts[0]
+            assert dep.name in versions, (stanza["Package"], dep.name)
+            if dep.op:
+                assert dep.op == "=" and versions[dep.name] == dep.version
+    assert (feed / "Packages.sig").is_file() and (feed / "Packages.gz").is_file()
+
+
+def test_apk_feed_is_self_contained_and_signed(built: BuildResult) -> None:
+    data = (built.out_dir / "apk" / "packages.adb").read_bytes()
+    index = apk_index.read_index(data, "packages.adb")
+    (kernel_apk,) = (built.out_dir / "kernel").glob("kernel-*.apk")
+    kernel = apk.read_apk(kernel_apk.read_bytes(), kernel_apk.name)
+    versions = {p.name: p.version for p in index.packages} | {"kernel": kernel.version}
+    for pkg in index.packages:
+        for item in pkg.depends:
+            dep = parse_apk_dependency(item)
+            assert dep.name in versions, (pkg.name, item)
+            if dep.version:
+                assert versions[dep.name] == dep.version
+    from kmodkit.formats import apk_sign
+
+    pems = list((built.out_dir / "keys").glob("*.pem"))
+    keys = [apk_sign.load_public_key(p.read_bytes(), str(p)) for p in pems]
+    assert apk_index.verify_index(data, keys).ok
+
+
+def test_verify_passes_without_warnings(built: BuildResult) -> None:
+    from kmodkit.verify import VerifyOptions, verify_paths
+
+    report = verify_paths(
+        [built.out_dir],
+        options=VerifyOptions(kernel=built.tree, keys_dir=built.out_dir / "keys"),
+    )
+    assert report.failed == 0 and report.warnings == 0, [r.one_line() for r in report.failures()]
+    assert report.passed > 50
+
+
+def test_build_report_lists_every_artifact(built: BuildResult) -> None:
+    import hashlib
+    import json
+
+    report = json.loads((built.out_dir / "build-report.json").read_text())
+    listed = {a["path"]: a["sha256"] for a in report["artifacts"]}
+    on_disk = {
+        p: hashlib.sha256(d).hexdigest()
+        for p, d in _files(built.out_dir).items()
+        if p != "build-report.json"
+    }
+    assert listed == on_disk
+    origins = {m["origin"] for m in report["modules"].values()}
+    assert "compiled" in origins
+    assert report["kernel"]["vermagic_hash"] == built.tree.vermagic_hash
+
+
+def test_second_build_redoes_nothing_and_is_byte_identical(
+    built: BuildResult, tmp_path: Path
+) -> None:
+    again = build(BuildOptions(target="x86_64", out=tmp_path))
+    assert again.compiled == 0
+    assert again.repacked == 0
+    assert _files(again.out_dir) == _files(built.out_dir)
+
+
+def test_repacking_from_scratch_is_byte_identical(built: BuildResult, tmp_path: Path) -> None:
+    """Without the pack cache every package is packed again, to the same bytes."""
+    fresh = build(BuildOptions(target="x86_64", out=tmp_path, reuse_packs=False))
+    assert fresh.repacked > 0
+    assert _files(fresh.out_dir) == _files(built.out_dir)
+
+
+def _invoke(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
+        cwd=cwd,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_invoke_build_cli_prints_summary(built: BuildResult, tmp_path: Path) -> None:
+    proc = _invoke("build", "--target", "x86_64", "--out", str(tmp_path / "dist"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "kmod-nft-offload" in proc.stdout
+    assert "passed, 0 failed" in proc.stdout
+    assert any((tmp_path / "dist").rglob("packages.adb"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "nonsense/board"], "unknown target"),
+        (["--release", "19.07"], "unknown release"),
+        (["--target", "ramips/mt7621"], "mipsel_24kc"),
+        (["--package", "kmod-does-not-exist"], "unknown package"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_dist_alone(
+    built: BuildResult, tmp_path: Path, args: list[str], message: str
+) -> None:
+    dist = tmp_path / "dist"
+    keep = dist / "keep.txt"
+    keep.parent.mkdir()
+    keep.write_text("untouched")
+    proc = _invoke("build", *args, "--out", str(dist), cwd=tmp_path)
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert message in err.lower(), err
+    assert "Traceback" not in proc.stderr and len(err.splitlines()) == 1, err
+    assert sorted(p.name for p in dist.rglob("*")) == ["keep.txt"]
+
+
+def test_broken_kernel_tree_is_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "linux"
+    broken.mkdir()
+    (broken / "Makefile").write_text("# not a kernel\n")
+    with pytest.raises(KernelTreeError) as err:
+        build(BuildOptions(kernel_dir=broken, out=tmp_path / "dist"))
+    assert str(broken) in str(err.value)
+    assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").rglob("*.ipk"))
+
+
+def test_missing_compiler_is_one_line_with_no_artifacts(tmp_path: Path) -> None:
+    """A fresh cache forces compiling; with no gcc/make on PATH the build stops before dist/."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("tar", "xz", "dpkg-query", "apt-get"):
+        found = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = os.environ | {"PATH": str(bin_dir), "KMODKIT_CACHE": str(tmp_path / "cache")}
+    proc = _invoke("build", "--out", str(tmp_path / "dist"), cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "gcc" in proc.stderr or "make" in proc.stderr
+    assert not any((tmp_path / "dist").rglob("*.ipk")) if (tmp_path / "dist").exists() else True
+
+
+def test_wrong_engine_needs_sdk() -> None:
+    with pytest.raises(UsageError):
+        build(BuildOptions(engine="sdk-make", out=Path("/nonexistent")))
