@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from invoke import Collection, Context, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
 
 from kmodkit.cli import run
 
@@ -147,7 +149,7 @@ def build(
 )
 def verify(
     c: Context,
-    paths: str = "dist",
+    paths: str,
     index: str = "",
     kernel_dir: str = "",
     sdk: str = "",
@@ -159,7 +161,7 @@ def verify(
     strict: bool = False,
     rebuild: bool = False,
 ) -> None:
-    """Verify packages and feeds: structure, metadata, kernel ABI, module deps, indexes, signatures."""
+    """Verify packages and feeds: structure, metadata, kernel ABI, module deps, signatures."""
     from kmodkit.cli import verify as verify_cli
 
     run(

@@ -43,8 +43,8 @@ def test_stage_entries_adds_parent_dirs_sorted(testdata: Path) -> None:
 
 
 def test_scripts_equal_openwrt_defaults(testdata: Path) -> None:
-    assert POSTINST == (testdata / "apk/scripts/post-install").read_text()
-    assert PRERM == (testdata / "apk/scripts/pre-deinstall").read_text()
+    assert (testdata / "apk/scripts/post-install").read_text() == POSTINST
+    assert (testdata / "apk/scripts/pre-deinstall").read_text() == PRERM
 
 
 def test_kmod_package_carries_default_scripts(testdata: Path) -> None:

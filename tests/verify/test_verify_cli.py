@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import pytest
-
 from kmodkit.cli.verify import verify
-from kmodkit.errors import BuildError
 
 
 def call(paths: list[Path], **kw: Any) -> int:
@@ -93,42 +89,3 @@ def test_github_annotations(make_ipk, tmp_path: Path, capsys, monkeypatch) -> No
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("::error ")]
     assert any("title=meta.arch" in line and name in line for line in lines)
-
-
-def test_rebuild_without_pipeline_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "kmodkit.build.pipeline", None)
-    with pytest.raises(BuildError, match=r"kmodkit\.build\.pipeline"):
-        call([], rebuild=True)
-
-
-def test_rebuild_reports_artifacts_whose_bytes_differ(monkeypatch, tmp_path: Path, capsys) -> None:
-    import types
-    from dataclasses import dataclass
-
-    calls: list[Path] = []
-
-    @dataclass(frozen=True)
-    class FakeOptions:
-        target: str
-        out: Path
-        verify: bool = True
-
-    def build(options: FakeOptions) -> None:
-        calls.append(options.out)
-        feed = options.out / "24.10/x86_64/ipk"
-        feed.mkdir(parents=True)
-        (feed / "Packages").write_text("same\n")
-        (feed / "kmod-a.ipk").write_bytes(b"build %d" % len(calls))  # differs between builds
-
-    fake = types.ModuleType("kmodkit.build.pipeline")
-    fake.BuildOptions = FakeOptions  # type: ignore[attr-defined]
-    fake.build = build  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "kmodkit.build.pipeline", fake)
-    js = tmp_path / "r.json"
-    assert call([], rebuild=True, target="x86_64", json_out=str(js)) == 1
-    assert len(calls) == 2 and calls[0] != calls[1]
-    checks = json.loads(js.read_text())["checks"]
-    assert [(c["id"], c["artifact"], c["status"]) for c in checks] == [
-        ("rebuild.reproducible", "rebuild/24.10/x86_64/ipk/kmod-a.ipk", "fail")
-    ]
-    assert "first difference at byte 6" in checks[0]["message"]

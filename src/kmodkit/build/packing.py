@@ -56,10 +56,7 @@ def pack(
     installed_size: Literal["data.tar.gz", "data.tar"] = "data.tar",
     cache: Path | None = None,
 ) -> PackResult:
-    if fmt == "ipk":
-        filename = ipk.ipk_filename(pkg.meta)
-    else:
-        filename = apk.apk_filename(pkg.meta)
+    filename = ipk.ipk_filename(pkg.meta) if fmt == "ipk" else apk.apk_filename(pkg.meta)
     cached: Path | None = None
     if cache is not None:
         key = package_key(pkg, fmt, source_date_epoch, installed_size)

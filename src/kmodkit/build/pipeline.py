@@ -16,10 +16,15 @@ from kmodkit.build import modules_deps
 from kmodkit.build.keys import BuildKeys, load_or_create_keys
 from kmodkit.build.packing import PackageFormat, pack
 from kmodkit.build.report import write_build_report
-from kmodkit.build.sdk_make import run_sdk_make
 from kmodkit.build.scheme import version_scheme
-from kmodkit.build.stage import StagedFile, StagedSymlink, kernel_package, kmod_package
-from kmodkit.build.stage import stage_entries
+from kmodkit.build.sdk_make import run_sdk_make
+from kmodkit.build.stage import (
+    StagedFile,
+    StagedSymlink,
+    kernel_package,
+    kmod_package,
+    stage_entries,
+)
 from kmodkit.catalog import Release, Target, load_catalog, lookup_release, lookup_target
 from kmodkit.errors import BuildError, UsageError
 from kmodkit.formats import apk_index, opkg_feed

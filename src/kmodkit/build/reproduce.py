@@ -11,12 +11,14 @@ import tempfile
 from pathlib import Path
 
 from kmodkit.build.pipeline import BuildOptions, build
-from kmodkit.verify.reproduce import compare_trees
+from kmodkit.verify.rebuild import Difference, compare_trees
 
 
-def check_reproducible(options: BuildOptions) -> list[str]:
-    """Every artifact whose bytes differ between two fresh builds, as one line each."""
+def check_reproducible(options: BuildOptions) -> list[Difference]:
+    """Every artifact whose bytes differ between two fresh builds (each verified on its own)."""
     with tempfile.TemporaryDirectory(prefix="kmodkit-repro-") as tmp:
-        first = build(dataclasses.replace(options, out=Path(tmp) / "a", reuse_packs=False))
-        second = build(dataclasses.replace(options, out=Path(tmp) / "b", reuse_packs=False))
-        return [str(d) for d in compare_trees(first.out_dir, second.out_dir)]
+        runs = [
+            build(dataclasses.replace(options, out=Path(tmp) / name, reuse_packs=False))
+            for name in ("a", "b")
+        ]
+        return compare_trees(runs[0].out_dir, runs[1].out_dir)

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kmodkit.build.packing import PackageFormat
-from kmodkit.build.pipeline import BuildOptions, BuildResult, build as run_build
+from kmodkit.build.pipeline import BuildOptions, BuildResult
+from kmodkit.build.pipeline import build as run_build
 from kmodkit.errors import UsageError
 
 # Wide enough off a terminal (CI logs, pipes) that package names are never cut.
@@ -39,8 +40,11 @@ def _summary(result: BuildResult) -> Table:
         if pkg.added_depends:
             status += f", +depends {' '.join(pkg.added_depends)}"
         table.add_row(
-            pkg.name, pkg.version, " ".join(m.removesuffix(".ko") for m in pkg.modules) or "-",
-            f"{pkg.size:,}", status,
+            pkg.name,
+            pkg.version,
+            " ".join(m.removesuffix(".ko") for m in pkg.modules) or "-",
+            f"{pkg.size:,}",
+            status,
         )
     return table
 
@@ -94,7 +98,7 @@ def build(
     if check_reproducible:
         if differences:
             for diff in differences:
-                console.print(f"[red]not reproducible:[/] {diff}")
+                console.print(f"[red]not reproducible:[/] {diff.path}: {diff.kind} {diff.detail}")
             return 1
         console.print("reproducible: two rebuilds are byte-identical")
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -16,7 +15,7 @@ from kmodkit.errors import UsageError
 from kmodkit.fsutil import atomic_write_text
 from kmodkit.verify import VerifyOptions, verify_paths
 from kmodkit.verify.model import Findings, VerifyReport
-from kmodkit.verify.rebuild import differences_to_findings, rebuild_and_compare
+from kmodkit.verify.rebuild import differences_to_findings
 from kmodkit.verify.report import (
     github_annotations,
     render_table,
@@ -50,24 +49,27 @@ def verify(
         target=target,
         keys=Path(keys) if keys else None,
     )
+    if not paths:
+        raise UsageError("nothing to verify: give .ipk/.apk files, feed dirs or a dist tree")
+    report = verify_paths([Path(p) for p in paths], options=options)
     if rebuild:
-        report = _rebuild_report(options)
-    else:
-        if not paths:
-            raise UsageError("nothing to verify: give .ipk/.apk files, feed dirs or a dist tree")
-        report = verify_paths([Path(p) for p in paths], options=options)
+        rebuilt = _rebuild_report(options)
+        report = VerifyReport(results=[*report.results, *rebuilt.results], notes=report.notes)
     return emit(report, strict=strict, json_out=json_out, junit_out=junit_out)
 
 
 def _rebuild_report(options: VerifyOptions) -> VerifyReport:
-    kwargs: dict[str, Any] = {"target": options.target or "x86_64"}
-    if options.release:
-        kwargs["release"] = options.release
-    if options.sdk:
-        kwargs["sdk"] = options.sdk
-    if options.kernel_dir:
-        kwargs["kernel_dir"] = options.kernel_dir
-    diffs = rebuild_and_compare(kwargs)
+    from kmodkit.build.pipeline import BuildOptions
+    from kmodkit.build.reproduce import check_reproducible
+
+    diffs = check_reproducible(
+        BuildOptions(
+            target=options.target or "x86_64",
+            release=options.release,
+            sdk=options.sdk,
+            kernel_dir=options.kernel_dir,
+        )
+    )
     findings: Findings = differences_to_findings(diffs, "rebuild")
     return VerifyReport(results=findings.results())
 

@@ -1,21 +1,17 @@
 """Reproducibility: compare two build output trees byte for byte.
 
-``compare_trees`` is the library part; ``rebuild_and_compare`` drives the build pipeline twice
-(``kmodkit.build.pipeline.build``) when it exists.
+``compare_trees`` is the library part; ``kmodkit.build.reproduce`` drives two builds.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from kmodkit.errors import BuildError
 from kmodkit.verify.model import Findings
 
 DifferenceKind = Literal["only-in-a", "only-in-b", "content", "type", "symlink"]
@@ -92,39 +88,3 @@ def differences_to_findings(diffs: list[Difference], label: str) -> Findings:
     for d in diffs:
         findings.fail("rebuild.reproducible", f"{label}/{d.path}", f"{d.kind}: {d.detail}")
     return findings
-
-
-def _pipeline() -> Any:
-    """``kmodkit.build.pipeline`` or a BuildError saying it is not available."""
-    try:
-        module = importlib.import_module("kmodkit.build.pipeline")
-    except ImportError as exc:
-        raise BuildError(
-            f"--rebuild needs kmodkit.build.pipeline.build, which is not available ({exc})",
-            where="kmodkit.build.pipeline",
-        ) from None
-    if not callable(getattr(module, "build", None)):
-        raise BuildError(
-            "--rebuild needs a build() function in kmodkit.build.pipeline",
-            where="kmodkit.build.pipeline",
-        )
-    return module
-
-
-def rebuild_and_compare(build_kwargs: dict[str, Any]) -> list[Difference]:
-    """Build twice into separate fresh directories and compare the two outputs.
-
-    ``build_kwargs`` are BuildOptions fields (target, release, sdk, kernel_dir...); ``out`` and
-    ``verify`` are set here, so each build writes its own tree and skips its own verification.
-    """
-    pipeline = _pipeline()
-    build: Callable[..., Any] = pipeline.build
-    options_type = getattr(pipeline, "BuildOptions", None)
-    with tempfile.TemporaryDirectory(prefix="kmodkit-rebuild-") as tmp:
-        outs = [Path(tmp) / "a", Path(tmp) / "b"]
-        for out in outs:
-            if options_type is not None:
-                build(options_type(**build_kwargs, out=out, verify=False))
-            else:
-                build(**build_kwargs, out=out)
-        return compare_trees(outs[0], outs[1])
