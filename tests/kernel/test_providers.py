@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import standin_kernel
 from kmodkit.errors import BuildError, KernelTreeError, UsageError
 from kmodkit.kernel import open_tree
 from kmodkit.kernel.distro import open_distro_tree
@@ -16,38 +16,15 @@ from kmodkit.kernel.kbuild import ModuleRequest, ModuleResult, obtain_modules
 from kmodkit.kernel.sources import ensure_source_dirs
 from kmodkit.kernel.tree import KernelTree
 
-FIXED_VERMAGIC = "1745ebad77278f5cdc8330d17a3f43d6"
-
-
-def _kernel_dir(root: Path, tree: KernelTree, flow_ko: Path) -> Path:
-    """A stand-in prepared kernel build dir: the Debian config/symvers plus one built .ko."""
-    root.mkdir(parents=True)
-    shutil.copy(tree.build_dir / ".config", root / ".config")
-    shutil.copy(tree.symvers_path, root / "Module.symvers")
-    (root / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nEXTRAVERSION =\n")
-    (root / "include/config").mkdir(parents=True)
-    (root / "include/config/kernel.release").write_text(tree.release + "\n")
-    (root / "modules.builtin").write_text("kernel/net/netfilter/nf_conntrack.ko\n")
-    (root / "net/netfilter").mkdir(parents=True)
-    shutil.copy(flow_ko, root / "net/netfilter/nf_flow_table.ko")
-    return root
+FIXED_VERMAGIC = standin_kernel.FIXED_VERMAGIC
 
 
 def _stand_in_sdk(tmp: Path, tree: KernelTree, flow_ko: Path) -> Path:
-    """A stand-in for an extracted OpenWrt SDK (no real SDK exists on this machine)."""
-    sdk = tmp / "openwrt-sdk-stand-in"
-    kdir = _kernel_dir(
-        sdk / "build_dir/target-x86_64_musl/linux-x86_64/linux-6.1.192", tree, flow_ko
-    )
-    (kdir / ".vermagic").write_text(FIXED_VERMAGIC + "\n")
-    bin_dir = sdk / "staging_dir/toolchain-x86_64_gcc-12.3.0_musl/bin"
-    bin_dir.mkdir(parents=True)
-    (bin_dir / "x86_64-openwrt-linux-musl-gcc").write_text("#!/bin/sh\nexit 0\n")
-    (bin_dir / "x86_64-openwrt-linux-musl-gcc").chmod(0o755)
-    (sdk / ".config").write_text(
-        'CONFIG_TARGET_x86=y\nCONFIG_TARGET_ARCH_PACKAGES="x86_64"\nCONFIG_ARCH="x86_64"\n'
-    )
-    return sdk
+    return standin_kernel.stand_in_sdk(tmp, tree, {"net/netfilter/nf_flow_table.ko": flow_ko})
+
+
+def _kernel_dir(root: Path, tree: KernelTree, flow_ko: Path) -> Path:
+    return standin_kernel.kernel_dir(root, tree, {"net/netfilter/nf_flow_table.ko": flow_ko})
 
 
 @pytest.mark.kernel
