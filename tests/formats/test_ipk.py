@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -20,13 +21,14 @@ from kmodkit.formats.control import field_value
 from kmodkit.formats.ipk import (
     DEFAULT_POSTINST,
     DEFAULT_PRERM,
+    OUTER_MEMBERS,
     ipk_filename,
     ipk_profile,
     pack_ipk,
     read_ipk,
 )
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
-from kmodkit.formats.tarball import gzip_compress, gzip_decompress
+from kmodkit.formats.tarball import PARALLEL_MIN, gzip_compress, gzip_decompress, read_tar
 
 REAL = "openwrt-23.05.2-kernel_5.15.137-1-db5fae317c7dec03ba9a83c32ababa81_mips_24kc.ipk"
 EPOCH = 1735689600
@@ -232,14 +234,51 @@ def _ar(members: list[tuple[str, bytes]]) -> bytes:
 def test_reads_debian_style_ar_outer() -> None:
     tar_gz = read_ipk(pack_ipk(sample_input(), source_date_epoch=EPOCH), "x")
     raw = pack_ipk(sample_input(), source_date_epoch=EPOCH)
-    from kmodkit.formats.tarball import read_tar
-
     inner = {m.name[2:]: m.data for m in read_tar(gzip_decompress(raw, "x")[0], "x").members}
     blob = _ar([(n, inner[n]) for n in ("debian-binary", "control.tar.gz", "data.tar.gz")])
     pkg = read_ipk(blob, "deb-style.ipk")
     assert pkg.outer_format == "ar" and pkg.outer.gzip is None
     assert pkg.outer_members == ("debian-binary", "control.tar.gz", "data.tar.gz")
     assert pkg.meta == tar_gz.meta and pkg.entries == tar_gz.entries
+
+
+def _big_input() -> PackageInput:
+    """Modules past PARALLEL_MIN in all: the data and outer layers take the chunked path."""
+    rng = random.Random(5)
+    words = [rng.randbytes(rng.randint(2, 9)) for _ in range(300)]
+    entries = tuple(
+        Entry(
+            f"lib/modules/{KVER}/m{i:02d}.ko",
+            "file",
+            0o644,
+            b"".join(rng.choice(words) for _ in range(PARALLEL_MIN // 5 // 6)),
+        )
+        for i in range(12)
+    )
+    return PackageInput(sample_input().meta, entries, {"postinst": DEFAULT_POSTINST})
+
+
+def test_large_ipk_is_valid_and_independent_of_workers(tmp_path: Path) -> None:
+    pkg = _big_input()
+    blob = pack_ipk(pkg, source_date_epoch=EPOCH, max_workers=4)
+    assert pack_ipk(pkg, source_date_epoch=EPOCH, max_workers=1) == blob
+    assert pack_ipk(pkg, source_date_epoch=EPOCH, max_workers=4) == blob
+    back = read_ipk(blob, "big.ipk")
+    assert back.data.uncompressed_size > PARALLEL_MIN
+    assert {e.path: e.data for e in back.entries if e.kind == "file"} == {
+        e.path: e.data for e in pkg.entries
+    }
+    tar = shutil.which("tar")
+    assert tar, "tar is needed to read the ipk with the real tools"
+    (tmp_path / "big.ipk").write_bytes(blob)
+    listing = subprocess.run(
+        [tar, "-xzvf", "big.ipk"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert listing == list(OUTER_MEMBERS)
+    data = subprocess.run(
+        [tar, "-tzf", "data.tar.gz"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert f"./lib/modules/{KVER}/m11.ko" in data and len(data) == 4 + 12
 
 
 @pytest.mark.parametrize(

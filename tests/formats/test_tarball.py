@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
+import random
 import shutil
 import subprocess
 import zlib
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmodkit.errors import FormatError
+from kmodkit.formats import tarball
 from kmodkit.formats.tarball import (
+    CHUNK,
+    PARALLEL_MIN,
     TarMember,
     gzip_compress,
     gzip_decompress,
@@ -177,3 +183,81 @@ def test_fuzz_readers_only_raise_format_error(data: st.DataObject) -> None:
                     gzip_decompress(candidate, "f.gz", max_size=1 << 20)
             except FormatError:
                 pass
+
+
+def mixed_bytes(size: int, seed: int) -> bytes:
+    """Binary that deflates part way, like kernel modules: repeated words between noise."""
+    rng = random.Random(seed)
+    words = [rng.randbytes(rng.randint(2, 9)) for _ in range(500)]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.choice(words) if rng.random() < 0.85 else rng.randbytes(16)
+    return bytes(out[:size])
+
+
+_BIG = mixed_bytes(PARALLEL_MIN + 3 * CHUNK + 12345, 3)  # parallel path, ends mid-chunk
+
+
+def _gnu_gunzip(blob: bytes) -> bytes:
+    tool = shutil.which("gzip")
+    assert tool, "gzip is needed to check the parallel stream with the real tool"
+    assert subprocess.run([tool, "-t"], input=blob, capture_output=True).returncode == 0
+    return subprocess.run([tool, "-dc"], input=blob, capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_parallel_gzip_is_one_valid_member(level: int) -> None:
+    blob = gzip_compress(_BIG, level, max_workers=4)
+    assert gzip.decompress(blob) == _BIG
+    assert _gnu_gunzip(blob) == _BIG
+    out, header = gzip_decompress(blob, "big.gz")  # rejects a second member or trailing data
+    assert out == _BIG
+    assert (header.flags, header.mtime, header.os) == (0, 0, 3)
+    assert header.xfl == {1: 4, 6: 0, 9: 2}[level]
+    assert len(blob) < len(_BIG) * 0.8  # chunks still deflate, primed across their edges
+
+
+def test_parallel_gzip_bytes_do_not_depend_on_workers_or_runs() -> None:
+    serial = gzip_compress(_BIG, max_workers=1)
+    assert gzip_compress(_BIG, max_workers=4) == serial
+    assert gzip_compress(_BIG, max_workers=4) == serial
+    assert gzip_compress(_BIG) == serial  # default: every CPU of this machine
+    assert gzip_compress(bytearray(_BIG), max_workers=2) == serial
+
+
+def test_small_inputs_keep_the_single_stream() -> None:
+    small = _BIG[: PARALLEL_MIN - 1]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15, 9)
+    body = compressor.compress(small) + compressor.flush()
+    assert gzip_compress(small, max_workers=4)[10:-8] == body
+
+
+def test_precompressed_range_is_stored_not_deflated() -> None:
+    zeros = bytes(2 * PARALLEL_MIN)
+    deflated = gzip_compress(zeros, max_workers=2)
+    stored = gzip_compress(zeros, max_workers=2, precompressed=(0, len(zeros)))
+    part = gzip_compress(zeros, max_workers=2, precompressed=(CHUNK, 5 * CHUNK + 1))
+    assert len(deflated) < len(part) < len(stored)
+    assert len(stored) > len(zeros) and len(part) > 4 * CHUNK  # stored blocks hold the bytes
+    for blob in (stored, part):
+        assert gzip.decompress(blob) == zeros
+        assert _gnu_gunzip(blob) == zeros
+    assert gzip_compress(zeros, max_workers=1, precompressed=(CHUNK, 5 * CHUNK + 1)) == part
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    data=st.binary(max_size=6000) | st.integers(0, 9000).map(lambda n: mixed_bytes(n, n)),
+    chunk=st.integers(64, 3000),
+    low=st.integers(0, 9000),
+    span=st.integers(0, 9000),
+    level=st.sampled_from([0, 1, 6, 9]),
+)
+def test_chunked_stream_property(data: bytes, chunk: int, low: int, span: int, level: int) -> None:
+    """Any chunk size, length and stored range: one member that inflates to the input."""
+    with mock.patch.object(tarball, "PARALLEL_MIN", 0), mock.patch.object(tarball, "CHUNK", chunk):
+        blob = gzip_compress(data, level, max_workers=3, precompressed=(low, low + span))
+        again = gzip_compress(data, level, max_workers=1, precompressed=(low, low + span))
+    assert blob == again
+    assert gzip.decompress(blob) == data
+    assert gzip_decompress(blob, "p.gz")[0] == data

@@ -24,6 +24,7 @@ from kmodkit.formats.control import (
 )
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
 from kmodkit.formats.tarball import (
+    BLOCK,
     DEFAULT_MAX_UNPACKED,
     GzipHeader,
     TarFormat,
@@ -180,18 +181,31 @@ def pack_ipk(
     *,
     source_date_epoch: int,
     installed_size: InstalledSize = "data.tar",
+    max_workers: int | None = None,
 ) -> bytes:
-    """Pack ``pkg`` byte-for-byte like ipkg-build with SOURCE_DATE_EPOCH set."""
+    """Pack ``pkg`` like ipkg-build with SOURCE_DATE_EPOCH set.
+
+    Byte for byte ipkg-build's output while each gzip layer is under PARALLEL_MIN (every kmod);
+    larger layers are deflated in parallel on ``max_workers`` threads (the bytes do not depend
+    on it) and the outer layer stores the already compressed data.tar.gz instead of deflating
+    it again, so a big ipk costs about one gzip pass, not two.
+    """
     data_tar = write_gnu_tar(data_members(pkg.entries, source_date_epoch))
-    data_gz = gzip_compress(data_tar)
+    data_gz = gzip_compress(data_tar, max_workers=max_workers)
     size = len(data_tar) if installed_size == "data.tar" else len(data_gz)
     control_gz = gzip_compress(write_gnu_tar(control_members(pkg, size, source_date_epoch)))
+    del data_tar
     outer = [
         TarMember(OUTER_MEMBERS[0], "file", 0o644, DEBIAN_BINARY, mtime=source_date_epoch),
         TarMember(OUTER_MEMBERS[1], "file", 0o644, data_gz, mtime=source_date_epoch),
         TarMember(OUTER_MEMBERS[2], "file", 0o644, control_gz, mtime=source_date_epoch),
     ]
-    return gzip_compress(write_gnu_tar(outer))
+    data_at = 3 * BLOCK  # after debian-binary's header and block, and data.tar.gz's header
+    return gzip_compress(
+        write_gnu_tar(outer),
+        max_workers=max_workers,
+        precompressed=(data_at, data_at + len(data_gz)),
+    )
 
 
 # ---------------------------------------------------------------------------------- reading

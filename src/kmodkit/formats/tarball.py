@@ -8,8 +8,10 @@ sizes, and report faults as FormatError naming the byte offset.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +24,9 @@ POSIX_MAGIC = b"ustar\x0000"
 LONGLINK_NAME = b"././@LongLink"
 MAX_MEMBERS = 100_000
 DEFAULT_MAX_UNPACKED = 1 << 30  # 1 GiB: far above any kmod, far below exhausting memory
+PARALLEL_MIN = 1 << 20  # gzip input size from which deflate runs in chunks on every CPU
+CHUNK = 128 * 1024  # pigz's default block: big enough that flushes cost ~0.01 %
+WINDOW = 32 * 1024  # deflate's window, primed into each chunk from the bytes before it
 
 TarKind = Literal["file", "dir", "symlink", "hardlink"]
 TarFormat = Literal["gnu", "ustar", "pax", "v7"]
@@ -106,59 +111,114 @@ def _header(
     return bytes(buf)
 
 
-def _padded(data: bytes) -> bytes:
-    return data + bytes(-len(data) % BLOCK)
+def _padding(size: int) -> bytes:
+    return bytes(-size % BLOCK)
 
 
 def _long_record(kind_flag: bytes, value: bytes) -> bytes:
     payload = value + b"\x00"
     head = _header(LONGLINK_NAME, kind_flag, mode=0o644, size=len(payload), mtime=0, link=b"")
-    return head + _padded(payload)
+    return head + payload + _padding(len(payload))
 
 
 def write_gnu_tar(members: list[TarMember] | tuple[TarMember, ...]) -> bytes:
     """Serialise members in the given order as GNU tar, owner 0/0 with empty names.
 
     Names and link targets longer than 100 bytes get ``././@LongLink`` records (K before L),
-    as GNU tar writes them; the archive is padded to a 10240-byte record.
+    as GNU tar writes them; the archive is padded to a 10240-byte record. The parts are joined
+    once, so each payload is copied once however large.
     """
-    out = bytearray()
+    parts: list[bytes] = []
     for member in members:
         name = member.name.encode("utf-8")
         link = member.linkname.encode("utf-8")
         if len(link) > 100:
-            out += _long_record(b"K", link)
+            parts.append(_long_record(b"K", link))
         if len(name) > 100:
-            out += _long_record(b"L", name)
+            parts.append(_long_record(b"L", name))
         size = len(member.data) if member.kind == "file" else 0
-        out += _header(
-            name[:100],
-            _TYPEFLAG[member.kind],
-            mode=member.mode,
-            size=size,
-            mtime=member.mtime,
-            link=link[:100],
+        parts.append(
+            _header(
+                name[:100],
+                _TYPEFLAG[member.kind],
+                mode=member.mode,
+                size=size,
+                mtime=member.mtime,
+                link=link[:100],
+            )
         )
         if size:
-            out += _padded(member.data)
-    out += bytes(2 * BLOCK)
-    out += bytes(-len(out) % RECORD)
-    return bytes(out)
+            parts += (member.data, _padding(size))
+    length = sum(map(len, parts)) + 2 * BLOCK
+    parts.append(bytes(2 * BLOCK + -length % RECORD))
+    return b"".join(parts)
 
 
-def gzip_compress(data: bytes, level: int = 6) -> bytes:
+def _gzip_header(level: int) -> bytes:
+    xfl = 2 if level == 9 else 4 if level == 1 else 0
+    return b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + bytes((xfl, 3))
+
+
+def _deflate_chunk(data: memoryview, start: int, end: int, level: int) -> bytes:
+    """Deflate ``data[start:end]`` as one piece of a stream that goes on from ``data[:start]``.
+
+    The previous 32 KiB prime the window, so matches reach back across the chunk edge as in one
+    stream; a sync flush ends the piece on a byte boundary (the last piece finishes the stream).
+    """
+    if level and start:
+        zdict = data[max(0, start - WINDOW) : start]
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+    else:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    last = end == len(data)
+    body = compressor.compress(data[start:end])
+    return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def gzip_compress(
+    data: bytes | bytearray | memoryview,
+    level: int = 6,
+    *,
+    max_workers: int | None = None,
+    precompressed: tuple[int, int] = (0, 0),
+) -> bytes:
     """Compress like ``gzip -n -<level>``: no name, mtime 0, OS byte 3 (Unix).
 
-    zlib's deflate at the same level with GNU gzip's 32 KiB literal buffer (memLevel 9) often
-    emits gzip's very stream (the real 23.05 ipk and text indexes come out identical), but the
-    two deflaters may split blocks differently on mixed binary data: only the header shape is
-    guaranteed to match gzip; our own output is always the same for the same input.
+    Below PARALLEL_MIN bytes this is one zlib stream at memLevel 9 (GNU gzip's 32 KiB literal
+    buffer), which often is gzip's very stream (the real 23.05 ipk and text indexes come out
+    identical); the two deflaters may split blocks differently on mixed binary data, so only
+    the header shape is guaranteed to match gzip.
+
+    From PARALLEL_MIN on, pigz-style: fixed CHUNK-sized pieces, each primed with the 32 KiB
+    before it, are deflated on ``max_workers`` threads (default: every CPU; zlib drops the
+    GIL) and joined into one deflate stream in one gzip member. Chunk edges depend only on the
+    input, so the bytes are the same on 1 or 64 CPUs, but they are not GNU gzip's (a few bytes
+    larger). Chunks wholly inside the ``precompressed`` byte range ``[start, end)`` (say a
+    gzip member inside a tar) go into stored blocks: searching them for matches costs as much
+    as deflating fresh data and gains nothing.
     """
-    xfl = 2 if level == 9 else 4 if level == 1 else 0
-    head = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + bytes((xfl, 3))
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
-    body = compressor.compress(data) + compressor.flush()
-    return head + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    view = memoryview(data).cast("B")
+    head = _gzip_header(level)
+    if len(view) < PARALLEL_MIN or len(view) <= CHUNK:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+        body = compressor.compress(view) + compressor.flush()
+        return head + body + struct.pack("<II", zlib.crc32(view), len(view) & 0xFFFFFFFF)
+    low, high = precompressed
+    pieces = []
+    for start in range(0, len(view), CHUNK):
+        end = min(start + CHUNK, len(view))
+        pieces.append((start, end, 0 if low <= start and end <= high else level))
+    workers = max_workers if max_workers is not None else os.cpu_count() or 1
+    if workers <= 1:
+        crc = zlib.crc32(view)
+        bodies = [_deflate_chunk(view, *piece) for piece in pieces]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            crc_job = pool.submit(zlib.crc32, view)
+            bodies = list(pool.map(lambda piece: _deflate_chunk(view, *piece), pieces))
+            crc = crc_job.result()
+    trailer = struct.pack("<II", crc, len(view) & 0xFFFFFFFF)
+    return b"".join((head, *bodies, trailer))
 
 
 # ---------------------------------------------------------------------------------- reading
