@@ -11,20 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from kmodkit.formats.model import OPENWRT_POSTINST as POSTINST
+from kmodkit.formats.model import OPENWRT_PRERM as PRERM
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
-
-POSTINST = """#!/bin/sh
-[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
-[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
-. ${IPKG_INSTROOT}/lib/functions.sh
-default_postinst $0 $@
-"""
-
-PRERM = """#!/bin/sh
-[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
-. ${IPKG_INSTROOT}/lib/functions.sh
-default_prerm $0 $@
-"""
 
 
 @dataclass(frozen=True)

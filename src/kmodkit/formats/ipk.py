@@ -44,51 +44,9 @@ DEBIAN_BINARY = b"2.0\n"
 OUTER_MEMBERS = ("./debian-binary", "./data.tar.gz", "./control.tar.gz")
 SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "postinst-pkg", "prerm-pkg")
 
-# The wrappers include/package-pack.mk writes for every package (kmods included).
-DEFAULT_POSTINST = (
-    "#!/bin/sh\n"
-    '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n'
-    "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
-    ". ${IPKG_INSTROOT}/lib/functions.sh\n"
-    "default_postinst $0 $@\n"
-)
-DEFAULT_PRERM = (
-    "#!/bin/sh\n"
-    "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
-    ". ${IPKG_INSTROOT}/lib/functions.sh\n"
-    "default_prerm $0 $@\n"
-)
-
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 # Versions may carry `~` (24.10's kernel package: kernel_6.6.93~<hash>-r1_x86_64.ipk).
 _VERSION = re.compile(r"[A-Za-z0-9_.+~-]+")
-
-
-@dataclass(frozen=True)
-class IpkProfile:
-    """How a release line spells kmod versions, the kernel dependency and Installed-Size."""
-
-    release: str
-    installed_size: InstalledSize
-
-    def kmod_version(self, kernel_version: str, release_number: int = 1) -> str:
-        if self.installed_size == "data.tar.gz":
-            return f"{kernel_version}-{release_number}"
-        return f"{kernel_version}-r{release_number}"
-
-    def kernel_depend(self, kernel_version: str, vermagic: str, release_number: int = 1) -> str:
-        if self.installed_size == "data.tar.gz":
-            return f"kernel (={kernel_version}-{release_number}-{vermagic})"
-        return f"kernel (={kernel_version}~{vermagic}-r{release_number})"
-
-
-def ipk_profile(release: str) -> IpkProfile:
-    """21.02-23.05 use ``-1`` versions and compressed Installed-Size; 24.10 ``-r1``/uncompressed."""
-    try:
-        major = int(release.split(".", 1)[0])
-    except ValueError:
-        major = 99  # snapshot and other names follow the newest scheme
-    return IpkProfile(release, "data.tar.gz" if major <= 23 else "data.tar")
 
 
 def ipk_filename(meta: PackageMeta) -> str:

@@ -19,6 +19,22 @@ APK_SCRIPT_NAMES: dict[str, str] = {
     "postrm": "post-deinstall",
 }
 
+# The maintainer-script wrappers include/package-pack.mk writes for every OpenWrt package
+# (kmods included); apk packages carry the same text as post-install / pre-deinstall.
+OPENWRT_POSTINST = (
+    "#!/bin/sh\n"
+    '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n'
+    "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
+    ". ${IPKG_INSTROOT}/lib/functions.sh\n"
+    "default_postinst $0 $@\n"
+)
+OPENWRT_PRERM = (
+    "#!/bin/sh\n"
+    "[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n"
+    ". ${IPKG_INSTROOT}/lib/functions.sh\n"
+    "default_prerm $0 $@\n"
+)
+
 
 @dataclass(frozen=True, order=True)
 class Entry:
