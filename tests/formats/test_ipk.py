@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from kmodkit.errors import FormatError
 from kmodkit.formats.control import field_value
+from kmodkit.formats.gzipio import PARALLEL_MIN, gzip_compress, gzip_decompress
 from kmodkit.formats.ipk import (
     OUTER_MEMBERS,
     ipk_filename,
@@ -25,7 +26,7 @@ from kmodkit.formats.ipk import (
     read_ipk,
 )
 from kmodkit.formats.model import OPENWRT_POSTINST, OPENWRT_PRERM, Entry, PackageInput, PackageMeta
-from kmodkit.formats.tarball import PARALLEL_MIN, gzip_compress, gzip_decompress, read_tar
+from kmodkit.formats.tarball import read_tar
 
 REAL = "openwrt-23.05.2-kernel_5.15.137-1-db5fae317c7dec03ba9a83c32ababa81_mips_24kc.ipk"
 EPOCH = 1735689600

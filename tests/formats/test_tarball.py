@@ -15,13 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmodkit.errors import FormatError
-from kmodkit.formats import tarball
+from kmodkit.formats import gzipio
+from kmodkit.formats.gzipio import CHUNK, PARALLEL_MIN, gzip_compress, gzip_decompress
 from kmodkit.formats.tarball import (
-    CHUNK,
-    PARALLEL_MIN,
     TarMember,
-    gzip_compress,
-    gzip_decompress,
     read_ar,
     read_tar,
     write_gnu_tar,
@@ -255,7 +252,7 @@ def test_precompressed_range_is_stored_not_deflated() -> None:
 )
 def test_chunked_stream_property(data: bytes, chunk: int, low: int, span: int, level: int) -> None:
     """Any chunk size, length and stored range: one member that inflates to the input."""
-    with mock.patch.object(tarball, "PARALLEL_MIN", 0), mock.patch.object(tarball, "CHUNK", chunk):
+    with mock.patch.object(gzipio, "PARALLEL_MIN", 0), mock.patch.object(gzipio, "CHUNK", chunk):
         blob = gzip_compress(data, level, max_workers=3, precompressed=(low, low + span))
         again = gzip_compress(data, level, max_workers=1, precompressed=(low, low + span))
     assert blob == again

@@ -22,16 +22,18 @@ from kmodkit.formats.control import (
     meta_from_fields,
     parse_control,
 )
+from kmodkit.formats.gzipio import (
+    DEFAULT_MAX_UNPACKED,
+    GzipHeader,
+    gzip_compress,
+    gzip_decompress,
+)
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
 from kmodkit.formats.tarball import (
     BLOCK,
-    DEFAULT_MAX_UNPACKED,
-    GzipHeader,
     TarFormat,
     TarLayer,
     TarMember,
-    gzip_compress,
-    gzip_decompress,
     read_ar,
     read_tar,
     write_gnu_tar,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kmodkit.errors import FormatError
 from kmodkit.formats.control import Field, parse_stanza_lines
+from kmodkit.formats.gzipio import gzip_compress
 from kmodkit.formats.ipk import read_ipk
-from kmodkit.formats.tarball import gzip_compress
 from kmodkit.formats.usign import UsignSecretKey, pad_for_signing, sign
 from kmodkit.fsutil import atomic_write_bytes
 
