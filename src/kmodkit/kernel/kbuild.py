@@ -4,6 +4,8 @@ Compiling uses the kernel's real Kbuild: the source directory is copied, its Mak
 ``Makefile.kernel`` and included from a generated ``Kbuild`` that then narrows ``obj-m`` to the
 wanted modules, so composite objects and conditionals stay the kernel's own. One ``make`` per
 directory; exporters' Module.symvers reach later directories through KBUILD_EXTRA_SYMBOLS.
+Compiled modules are stripped like OpenWrt's (kernel.strip) before they enter the cache;
+prebuilt ones only when they still carry debug info.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from typing import Literal
 
 from filelock import FileLock
 
-from kmodkit.errors import BuildError
+from kmodkit.errors import BuildError, FormatError
 from kmodkit.fsutil import atomic_directory
 from kmodkit.kernel.makefile import KbuildMakefile, parse_kbuild_makefile
 from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.kernel.sources import ensure_source_dirs
+from kmodkit.kernel.strip import (
+    has_debug_sections,
+    require_objcopy,
+    strip_identity,
+    strip_module,
+)
 from kmodkit.kernel.tree import KernelTree
 from kmodkit.resources import cache_dir
 
@@ -69,6 +77,7 @@ def check_tools(tree: KernelTree) -> None:
     if shutil.which(tree.compiler) is None:
         hint = " (CROSS_COMPILE prefix)" if tree.cross_compile else ""
         raise BuildError(f"compiler `{tree.compiler}`{hint} not found in PATH")
+    require_objcopy(tree.cross_compile)
 
 
 def _tool_identity(tree: KernelTree) -> str:
@@ -180,7 +189,7 @@ def obtain_modules(
         directory, module = _split(request.path)
         prebuilt = tree.modules_dir / request.path if tree.modules_dir else None
         if prebuilt is not None and prebuilt.is_file():
-            results[request.path] = ModuleResult(request.path, "prebuilt", prebuilt)
+            results[request.path] = _prebuilt(tree, request.path, prebuilt)
         elif request.path in tree.builtin_modules or module in tree.builtin_modules:
             results[request.path] = ModuleResult(
                 request.path, "builtin", None, "NOTICE: module is built-in (modules.builtin)"
@@ -208,6 +217,28 @@ def obtain_modules(
         check_tools(tree)
         results.update(_build_all(tree, src_root, wanted, jobs, log_dir, progress))
     return _in_request_order(results, requests)
+
+
+def _prebuilt(tree: KernelTree, path: str, ko: Path) -> ModuleResult:
+    """SDK modules come stripped; one that still carries DWARF is stripped into the cache."""
+    data = ko.read_bytes()
+    try:
+        unstripped = has_debug_sections(data, str(ko))
+    except FormatError as exc:
+        raise BuildError(f"prebuilt module is not a valid ELF object: {exc}") from exc
+    if not unstripped:
+        return ModuleResult(path, "prebuilt", ko)
+    key = hashlib.sha256(
+        hashlib.sha256(data).digest() + strip_identity(tree.cross_compile).encode()
+    ).hexdigest()
+    out = cache_dir() / "stripped" / key[:2] / key
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if not (out / ko.name).is_file():
+            with atomic_directory(out) as tmp:
+                (tmp / ko.name).write_bytes(data)
+                strip_module(tmp / ko.name, cross_compile=tree.cross_compile)
+    return ModuleResult(path, "prebuilt", out / ko.name, f"stripped copy: {out / ko.name}")
 
 
 def _in_request_order(
@@ -247,7 +278,7 @@ def _build_all(
 ) -> dict[str, ModuleResult]:
     results: dict[str, ModuleResult] = {}
     jobs = jobs or os.cpu_count() or 1
-    tools = _tool_identity(tree)
+    tools = _tool_identity(tree) + "\0" + strip_identity(tree.cross_compile)
     extra: list[Path] = []
     for directory in sorted(wanted, key=dir_order):
         modules = sorted(set(wanted[directory]))
@@ -279,6 +310,9 @@ def _build_all(
                         tree, src_root / directory, directory, modules, extra, tmp, log, jobs
                     )
                     for module in modules:
+                        strip_module(
+                            tmp / f"{module}.ko", cross_compile=tree.cross_compile, log=log
+                        )
                         _check_vermagic(tree, tmp / f"{module}.ko", log)
             elif progress:
                 progress(f"cached {directory}: {', '.join(modules)}")

@@ -7,6 +7,7 @@ an ipk kmodkit did not build (an official one, another team's) is judged by the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from kmodkit.errors import FormatError
 from kmodkit.verify.checks_meta import MetaFacts
@@ -168,9 +169,11 @@ def _tar_problems(members: list[TarMember], label: str, *, sort: bool) -> list[s
     if names:
         problems.append(f"{label} stores owner names {', '.join(sorted(names))}")
     if sort:
-        # tar --sort=name sorts within each directory while recursing: compare by components
-        keys = [m.name.rstrip("/").split("/") for m in members]
-        if keys != sorted(keys):
+        # tar --sort=name sorts within each directory while recursing: compare by components.
+        # Mapping "/" to NUL (never inside a tar name) makes plain string order equal to
+        # component-wise order, without building a list per name.
+        keys = [m.name.rstrip("/").replace("/", "\0") for m in members]
+        if any(a > b for a, b in pairwise(keys)):
             problems.append(f"{label} entries are not sorted by name")
     return problems
 

@@ -18,8 +18,23 @@ from kmodkit.verify.views import Dep, Manager
 _OPKG_VERSION = re.compile(r"^(?:\d+:)?\d[A-Za-z0-9.+~-]*$")
 
 
+# (manager, Depends value) -> parsed groups: an index and its packages repeat the same values
+_DEPENDS: dict[tuple[str, str], tuple[tuple[Dep, ...], ...]] = {}
+_DEPENDS_MAX = 65536
+
+
 def parse_depends(manager: Manager, value: str, where: str) -> list[list[Dep]]:
     """Depends of either manager as alternatives groups; FormatError on bad syntax."""
+    key = (manager, value)
+    groups = _DEPENDS.get(key)
+    if groups is None:  # errors are not memoized: each caller's ``where`` names its own file
+        groups = tuple(tuple(group) for group in _parse_depends(manager, value, where))
+        if len(_DEPENDS) < _DEPENDS_MAX:
+            _DEPENDS[key] = groups
+    return [list(group) for group in groups]
+
+
+def _parse_depends(manager: Manager, value: str, where: str) -> list[list[Dep]]:
     if manager == "opkg":
         return [
             [Dep(item.name, item.op or "", item.version or "") for item in group]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from zlib import adler32
 
 from kmodkit.errors import FormatError
 
@@ -23,20 +24,54 @@ class GzipHeader:
     os: int
 
 
-@dataclass(frozen=True)
 class TarMember:
-    name: str  # as stored (``./control``)
-    typeflag: str  # "0" file, "5" dir, "2" symlink, "x"/"g" PAX, "L"/"K" GNU long names
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    uname: str
-    gname: str
-    mtime: int
-    magic: str  # "gnu", "ustar" or "v7"
-    linkname: str
-    data: bytes
+    """One tar header and its payload (a slotted plain class: feeds hold tens of thousands)."""
+
+    __slots__ = (
+        "data",
+        "gid",
+        "gname",
+        "linkname",
+        "magic",
+        "mode",
+        "mtime",
+        "name",
+        "size",
+        "typeflag",
+        "uid",
+        "uname",
+    )
+
+    def __init__(
+        self,
+        name: str,  # as stored (``./control``)
+        typeflag: str,  # "0" file, "5" dir, "2" symlink, "x"/"g" PAX, "L"/"K" GNU long names
+        size: int,
+        mode: int,
+        uid: int,
+        gid: int,
+        uname: str,
+        gname: str,
+        mtime: int,
+        magic: str,  # "gnu", "ustar" or "v7"
+        linkname: str,
+        data: bytes,
+    ) -> None:
+        self.name = name
+        self.typeflag = typeflag
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.uname = uname
+        self.gname = gname
+        self.mtime = mtime
+        self.magic = magic
+        self.linkname = linkname
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"TarMember({self.name!r}, {self.typeflag!r}, size={self.size})"
 
 
 def gunzip(data: bytes, where: str) -> tuple[GzipHeader, bytes]:
@@ -86,14 +121,42 @@ def _text(field: bytes) -> str:
     return raw.decode("utf-8", "replace") if raw else ""
 
 
+# name mode uid gid size mtime chksum typeflag linkname magic+version uname gname
+# devmajor devminor prefix (pad): the ustar header layout, one unpack per header
+_HEADER = struct.Struct("100s8s8s8s12s12s8sB100s8s32s32s8x8x155s12x")
+_MAGIC = {b"ustar  \0": "gnu"}
+# raw numeric field -> value: owners, modes and the one mtime repeat in every header
+_NUMBERS: dict[bytes, int] = {}
+_NUMBERS_MAX = 4096
+
+
+def _byte_sum(block: bytes) -> int:
+    """Sum of a 512-byte header's bytes, via adler32 (C speed; ``sum`` was a top cost).
+
+    adler32's low half is (1 + sum of bytes) mod 65521; 256 bytes sum to at most 65280, so
+    for each half of the header that value is exact.
+    """
+    return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2
+
+
+def _number(field: bytes, where: str, offset: int) -> int:
+    value = _NUMBERS.get(field)
+    if value is None:
+        value = _octal(field, where, offset)
+        if len(_NUMBERS) < _NUMBERS_MAX:
+            _NUMBERS[field] = value
+    return value
+
+
 def read_tar(data: bytes, where: str) -> list[TarMember]:
     """Every header of a tar archive in order (PAX and GNU long-name records included)."""
     members: list[TarMember] = []
     offset = 0
     long_name: str | None = None
     long_link: str | None = None
+    total = len(data)
     while True:
-        if offset + BLOCK > len(data):
+        if offset + BLOCK > total:
             raise FormatError(
                 "truncated tar archive (no end-of-archive block)", where=f"{where}@{offset}"
             )
@@ -101,47 +164,58 @@ def read_tar(data: bytes, where: str) -> list[TarMember]:
         if header == _ZERO_BLOCK:
             return members
         at = offset
-        stored = _octal(header[148:156], where, at + 148)
-        check = sum(header) - sum(header[148:156]) + 8 * 32
-        if stored != check:
+        (
+            raw_name,
+            raw_mode,
+            raw_uid,
+            raw_gid,
+            raw_size,
+            raw_mtime,
+            raw_check,
+            type_byte,
+            raw_link,
+            raw_magic,
+            raw_uname,
+            raw_gname,
+            raw_prefix,
+        ) = _HEADER.unpack(header)
+        stored = _number(raw_check, where, at + 148)
+        if stored != _byte_sum(header) - sum(raw_check) + 8 * 32:
             raise FormatError("bad tar header checksum", where=f"{where}@{offset}")
-        size = _octal(header[124:136], where, at + 124)
-        raw_magic = header[257:265]
-        magic = (
-            "gnu" if raw_magic == b"ustar  \0" else "ustar" if raw_magic[:6] == b"ustar\0" else "v7"
-        )
-        name = _text(header[0:100])
-        if magic == "ustar" and header[345]:
-            name = _text(header[345:500]) + "/" + name
+        size = _number(raw_size, where, at + 124)
+        magic = _MAGIC.get(raw_magic) or ("ustar" if raw_magic[:6] == b"ustar\0" else "v7")
+        name = _text(raw_name)
+        if magic == "ustar" and raw_prefix[0]:
+            name = _text(raw_prefix) + "/" + name
         start = offset + BLOCK
         end = start + size
-        if end > len(data):
+        if end > total:
             raise FormatError(
                 f"truncated tar member {name!r} ({size} bytes declared)", where=f"{where}@{at}"
             )
-        typeflag = chr(header[156]) if header[156] else "0"
+        typeflag = chr(type_byte) if type_byte else "0"
         payload = data[start:end]
         offset = start + (size + BLOCK - 1) // BLOCK * BLOCK
         if typeflag in "LK":  # GNU long name / long link: applies to the next header
             text = payload.split(b"\0", 1)[0].decode("utf-8", "replace")
             long_name, long_link = (text, long_link) if typeflag == "L" else (long_name, text)
             continue
-        linkname = _text(header[157:257])
+        linkname = _text(raw_link) if raw_link[0] else ""
         name, long_name = long_name or name, None
         linkname, long_link = long_link or linkname, None
         members.append(
             TarMember(
-                name=name,
-                typeflag=typeflag,
-                size=size,
-                mode=_octal(header[100:108], where, at + 100),
-                uid=_octal(header[108:116], where, at + 108),
-                gid=_octal(header[116:124], where, at + 116),
-                uname=_text(header[265:297]),
-                gname=_text(header[297:329]),
-                mtime=_octal(header[136:148], where, at + 136),
-                magic=magic,
-                linkname=linkname,
-                data=payload,
+                name,
+                typeflag,
+                size,
+                _number(raw_mode, where, at + 100),
+                _number(raw_uid, where, at + 108),
+                _number(raw_gid, where, at + 116),
+                _text(raw_uname) if raw_uname[0] else "",
+                _text(raw_gname) if raw_gname[0] else "",
+                _number(raw_mtime, where, at + 136),
+                magic,
+                linkname,
+                payload,
             )
         )
