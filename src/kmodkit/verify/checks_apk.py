@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kmodkit.errors import KmodkitError
-from kmodkit.formats import adb, apk_sign
-from kmodkit.formats import apk_schema as S
+from kmodkit.formats import apk_index
 from kmodkit.formats.apk import read_apk
-from kmodkit.formats.depends import format_dependency
 from kmodkit.verify import checks_feed as feed
 from kmodkit.verify import managers
 from kmodkit.verify.checks_meta import MetaFacts
@@ -91,85 +89,50 @@ def read_apk_view(data: bytes, art: str, filename: str, findings: Findings) -> M
 
 @dataclass
 class ApkIndexFacts:
+    """A decoded packages.adb (formats.apk_index) as verify's feed entries."""
+
+    index: apk_index.ApkIndex
+    data: bytes
     entries: list[feed.IndexEntry] = field(default_factory=list)
-    schema: int = 0
-    adb_payload: bytes = b""
-    sigs: list[bytes] = field(default_factory=list)
 
 
 def read_apk_index(data: bytes, where: str) -> ApkIndexFacts:
     """Entries and SIG blocks of a packages.adb (FormatError when it does not decode)."""
-    container = adb.parse_container(data, where, expected_schema=adb.SCHEMA_INDEX)
-    root = S.decode_root(container.adb, S.INDEX, where)
-    facts = ApkIndexFacts(schema=container.schema, adb_payload=container.adb)
-    facts.sigs = [b.payload for b in container.blocks if b.type == adb.BLOCK_SIG]
-    packages = root.get("packages")
-    for item in packages if isinstance(packages, list) else []:
-        if not isinstance(item, dict):
-            continue
-        name, version = _s(item.get("name")), _s(item.get("version"))
-        hashes = item.get("hashes")
-        size = item.get("file-size")
+    index = apk_index.read_index(data, where)
+    facts = ApkIndexFacts(index=index, data=data)
+    for pkg in index.packages:
         entry = feed.IndexEntry(
-            name=name,
-            version=version,
-            arch=_s(item.get("arch")),
-            filename=f"{name}-{version}.apk",
-            size=size if isinstance(size, int) else None,
-            adb_hash=hashes.hex() if isinstance(hashes, bytes) else "",
+            name=pkg.name,
+            version=pkg.version,
+            arch=pkg.arch,
+            filename=f"{pkg.name}-{pkg.version}.apk",
+            size=pkg.file_size,
+            adb_hash=pkg.sha256.hex(),
         )
-        entry.depends = [
-            managers.parse_depends("apk", text, where)[0] for text in _deps(item.get("depends"))
-        ]
-        entry.provides = list(_deps(item.get("provides")))
+        entry.depends = [managers.parse_depends("apk", t, where)[0] for t in pkg.depends]
+        entry.provides = list(pkg.provides)
         facts.entries.append(entry)
     return facts
-
-
-def _s(value: S.Value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
-
-
-def _deps(value: S.Value) -> list[str]:
-    out = []
-    for dep in value if isinstance(value, list) else []:
-        if isinstance(dep, dict) and isinstance(dep.get("name"), bytes):
-            version = dep.get("version")
-            match = dep.get("match")
-            out.append(
-                format_dependency(
-                    _s(dep["name"]),
-                    _s(version) if isinstance(version, bytes) else None,
-                    match if isinstance(match, int) else None,
-                )
-            )
-    return out
 
 
 def check_apk_signature(
     index: ApkIndexFacts, keys: feed.Keys, art: str, findings: Findings
 ) -> None:
-    if not index.sigs:
+    signatures = index.index.signatures
+    if not signatures:
         findings.fail("feed.signature", art, "unsigned: packages.adb has no SIG block")
         return
     if not keys.apk:
-        ids = ", ".join(p[2:18].hex() for p in index.sigs)
+        ids = ", ".join(sig.key_id.hex() for sig in signatures)
         findings.warn(
             "feed.signature", art, f"signed by key {ids}, but no trusted apk key to verify (--keys)"
         )
         return
-    errors = []
-    for payload in index.sigs:
-        for key in keys.apk:
-            try:
-                apk_sign.verify_sig(key, index.schema, index.adb_payload, payload)  # type: ignore[arg-type]
-            except KmodkitError as exc:
-                errors.append(exc.message)
-                continue
-            kid = payload[2:18].hex()
-            findings.ok("feed.signature", art, f"SIG by {kid} verifies{keys.source}")
-            return
-    findings.fail("feed.signature", art, "; ".join(sorted(set(errors))) or "no valid SIG block")
+    result = apk_index.verify_index(index.data, keys.apk)  # type: ignore[arg-type]
+    if result.ok and result.key_id is not None:
+        findings.ok("feed.signature", art, f"SIG by {result.key_id.hex()} verifies{keys.source}")
+    else:
+        findings.fail("feed.signature", art, result.reason or "no valid SIG block")
 
 
 def check_apk_feed(
