@@ -296,3 +296,11 @@ def test_verify_rebuild_compares_two_real_builds(built: BuildResult, tmp_path: P
     rebuild = [c for c in checks if c["id"] == "rebuild.reproducible"]
     assert status == 0
     assert [c["status"] for c in rebuild] == ["pass"]
+
+
+def test_invoke_build_check_reproducible(built: BuildResult, tmp_path: Path) -> None:
+    proc = _invoke(
+        "build", "--check-reproducible", "--format", "ipk", "--out", str(tmp_path), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "reproducible: two rebuilds are byte-identical" in proc.stdout
