@@ -17,6 +17,11 @@ from kmodkit.errors import KmodkitError
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def stdout_console() -> Console:
+    """Standard output; wide enough off a terminal (CI logs, pipes) that tables are not cut."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160, soft_wrap=True)
+
+
 def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
     """Call ``fn`` and exit with its status; a KmodkitError becomes one line, no traceback."""
     try:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import cast
 
-from rich.console import Console
 from rich.table import Table
 
 from kmodkit.build.packing import PackageFormat
 from kmodkit.build.pipeline import BuildOptions, BuildResult
 from kmodkit.build.pipeline import build as run_build
+from kmodkit.cli import stdout_console
 from kmodkit.errors import UsageError
 
-# Wide enough off a terminal (CI logs, pipes) that package names are never cut.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160, soft_wrap=True)
+console = stdout_console()
 
 
 def parse_formats(fmt: str | None) -> tuple[PackageFormat, ...] | None:

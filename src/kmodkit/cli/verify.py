@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from kmodkit.cli import stdout_console
 from kmodkit.errors import UsageError
 from kmodkit.fsutil import atomic_write_text
 from kmodkit.verify import VerifyOptions, verify_paths
@@ -83,7 +84,7 @@ def emit(
     console: Console | None = None,
 ) -> int:
     """Print and write the report; return the exit status."""
-    out = console or Console(highlight=False, soft_wrap=False)
+    out = console or stdout_console()
     for note in report.notes:
         out.print(f"note: {note}", markup=False, soft_wrap=True)
     if report.results:
