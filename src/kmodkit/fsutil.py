@@ -33,14 +33,19 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
 def atomic_directory(path: Path) -> Iterator[Path]:
     """Yield a fresh temporary sibling directory that replaces ``path`` only on success.
 
-    On error the temporary directory is removed and ``path`` keeps its previous content.
+    On error the temporary directory is removed, and so are the parent directories this call
+    created: ``path`` and everything around it stay as they were.
     """
+    created = [p for p in reversed(path.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for parent in reversed(created):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         raise
     old = path.with_name(f".{path.name}.old")
     if old.exists():

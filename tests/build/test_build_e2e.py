@@ -214,6 +214,7 @@ def test_invoke_build_cli_prints_summary(built: BuildResult, tmp_path: Path) -> 
         (["--release", "19.07"], "unknown release"),
         (["--target", "ramips/mt7621"], "mipsel_24kc"),
         (["--package", "kmod-does-not-exist"], "unknown package"),
+        (["--release", "23.05", "--format", "apk"], "not valid apk versions"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_dist_alone(

@@ -103,6 +103,15 @@ def choose_release(name: str | None, tree: KernelTree) -> Release:
     return matching[-1]
 
 
+def default_formats(
+    tree: KernelTree, release: Release, *, explicit: bool
+) -> tuple[PackageFormat, ...]:
+    """The release's own format; both for the distro kernel when no release was named."""
+    if tree.provider == "distro" and not explicit:
+        return FORMATS
+    return (release.package_format,)
+
+
 def dist_name(release: Release, tree: KernelTree, explicit: bool) -> str:
     return tree.release if tree.provider == "distro" and not explicit else release.name
 
@@ -136,13 +145,16 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
             f"({target.pkg_arch}); use --sdk or --kernel-dir for that target"
         )
     release = release_given or choose_release(None, tree)
-    formats = options.formats or (
-        FORMATS if tree.provider == "distro" else (release.package_format,)
-    )
+    scheme = version_scheme(release.version_scheme)
+    formats = options.formats or default_formats(tree, release, explicit=release_given is not None)
     for fmt in formats:
         if fmt not in FORMATS:
             raise UsageError(f"unknown package format {fmt!r} (expected ipk, apk or both)")
-    scheme = version_scheme(release.version_scheme)
+    if "apk" in formats and scheme.name != "r1":
+        raise UsageError(
+            f"release {release.name} versions ({scheme.kmod_version(tree.version)}) are not valid "
+            "apk versions; apk packages need a 24.10+ release scheme (use --format ipk)"
+        )
     closure = resolve_closure(
         catalog,
         list(options.packages),
