@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import io
 import random
 import shutil
 import subprocess
+import tarfile
 import zlib
 from pathlib import Path
 from unittest import mock
@@ -19,6 +21,7 @@ from kmodkit.formats import gzipio
 from kmodkit.formats.gzipio import CHUNK, PARALLEL_MIN, gzip_compress, gzip_decompress
 from kmodkit.formats.tarball import (
     TarMember,
+    _byte_sum,
     read_ar,
     read_tar,
     write_gnu_tar,
@@ -116,6 +119,17 @@ def test_gzip_header_fields_are_reported() -> None:
     assert header.filename == b"name.tar" and header.mtime == 1234 and header.has_filename
 
 
+def test_gzip_header_crc_is_checked() -> None:
+    head = bytes.fromhex("1f8b0802") + bytes(4) + b"\x00\x03"
+    body = zlib.compressobj(6, zlib.DEFLATED, -15)
+    tail = body.compress(b"abc") + body.flush()
+    tail += zlib.crc32(b"abc").to_bytes(4, "little") + (3).to_bytes(4, "little")
+    crc16 = (zlib.crc32(head) & 0xFFFF).to_bytes(2, "little")
+    assert gzip_decompress(head + crc16 + tail, "h.gz")[0] == b"abc"
+    with pytest.raises(FormatError, match="header CRC mismatch at offset 10"):
+        gzip_decompress(head + bytes(2) + tail, "h.gz")
+
+
 def test_gzip_limits_and_corruption() -> None:
     blob = gzip_compress(b"\x00" * 100_000)
     with pytest.raises(FormatError, match="limit"):
@@ -143,6 +157,123 @@ def test_tar_errors_name_offsets() -> None:
     huge[148:156] = b"%06o\x00 " % sum(huge)
     with pytest.raises(FormatError, match="past the end"):
         read_tar(bytes(huge) + bytes(1024), "t.tar")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=512, max_size=512))
+def test_header_byte_sum_is_exact(block: bytes) -> None:
+    """The adler32 shortcut for the checksum sum equals ``sum`` for every possible header."""
+    assert _byte_sum(block) == sum(block)
+
+
+def test_all_ff_header_sum_is_exact() -> None:
+    assert _byte_sum(b"\xff" * 512) == 512 * 255
+
+
+def _tarfile_archive(fmt: int, uname: str = "") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        entries = [
+            ("./", tarfile.DIRTYPE, b"", 0o755),
+            ("./lib/modules/6.6.93/" + "x" * 90 + "/nf_flow_table.ko", tarfile.REGTYPE, b"k", 0),
+            ("./etc/modules.d/30-nf-flow", tarfile.REGTYPE, b"nf_flow_table\n", 0o644),
+            ("./etc/modules-boot.d/30-nf-flow", tarfile.SYMTYPE, b"", 0o777),
+            ("./etc/hard", tarfile.LNKTYPE, b"", 0o644),
+        ]
+        for name, kind, data, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.mode = kind, len(data), mode or 0o644
+            info.mtime, info.uid, info.gid, info.uname = MTIME, 0, 0, uname
+            if kind == tarfile.SYMTYPE:
+                info.linkname = "../modules.d/30-nf-flow"
+            if kind == tarfile.LNKTYPE:
+                info.linkname = "./etc/modules.d/30-nf-flow"
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [(tarfile.GNU_FORMAT, "gnu"), (tarfile.USTAR_FORMAT, "ustar"), (tarfile.PAX_FORMAT, "pax")],
+)
+def test_read_tar_agrees_with_tarfile(fmt: int, expected: str) -> None:
+    archive = _tarfile_archive(fmt)
+    ours = read_tar(archive, "t.tar")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        theirs = tar.getmembers()
+        files = [tar.extractfile(m) if m.isfile() else None for m in theirs]
+        payloads = [f.read() if f else b"" for f in files]
+    members = ours.members
+    assert [m.name.rstrip("/") for m in members] == [t.name for t in theirs]  # tarfile strips "/"
+    assert [(len(m.data), m.mode, m.mtime, m.linkname) for m in members] == [
+        (t.size, t.mode, t.mtime, t.linkname) for t in theirs
+    ]
+    assert [m.kind for m in members] == ["dir", "file", "file", "symlink", "hardlink"]
+    assert [m.data for m in members] == payloads
+    assert ours.format == expected and ours.terminated
+    # the 90-character directory needs a long name: GNU 'L' record, ustar prefix or PAX path
+    assert ours.header_formats == {"gnu" if fmt == tarfile.GNU_FORMAT else "ustar"}
+    assert ours.pax_headers == (1 if fmt == tarfile.PAX_FORMAT else 0)
+
+
+def test_pax_records_override_header_names() -> None:
+    layer = read_tar(_tarfile_archive(tarfile.PAX_FORMAT, uname="b\u00e9 builder"), "p.tar")
+    assert layer.format == "pax" and layer.pax_headers == len(layer.members)
+    assert {m.uname for m in layer.members} == {"b\u00e9 builder"}  # non-ASCII: only in PAX
+
+
+def test_every_corrupted_header_byte_is_caught() -> None:
+    archive = _tarfile_archive(tarfile.GNU_FORMAT)
+    for at in range(0, 512, 7):
+        broken = bytearray(archive)
+        broken[at] ^= 0x01
+        with pytest.raises(
+            FormatError, match=r"^t\.tar: (bad tar header checksum at offset 0|bad octal number)"
+        ):
+            read_tar(bytes(broken), "t.tar")
+
+
+def _reseal(header: bytearray, *, signed: bool = False) -> bytes:
+    """Store a fresh checksum, as unsigned (POSIX) or signed chars (some old tars)."""
+    header[148:156] = b" " * 8
+    total = sum(header) - (256 * sum(1 for b in header if b > 127) if signed else 0)
+    header[148:156] = b"%06o\x00 " % total
+    return bytes(header)
+
+
+def test_signed_checksum_base256_numbers_and_strict_octal() -> None:
+    archive = bytearray(write_gnu_tar([TarMember("./a", "file", 0o644, b"abc", mtime=MTIME)]))
+    head = bytearray(archive[:512])
+    head[265:269] = "r\u00f6t".encode()  # uname with bytes > 127, so both sums differ
+    head[108:116] = b"\x80" + (70_000_000).to_bytes(7, "big")  # GNU base-256 uid
+    member = read_tar(_reseal(head, signed=True) + archive[512:], "s.tar").members[0]
+    assert (member.uname, member.uid, member.data) == ("r\u00f6t", 70_000_000, b"abc")
+    for field, value, message in (
+        (slice(108, 116), b"\xc0" + bytes(7), "negative number"),
+        (slice(100, 108), b"-000001\x00", "bad octal number"),
+        (slice(100, 108), b"0000_01\x00", "bad octal number"),
+        (slice(0, 4), b"./\xff\x00", "not UTF-8"),
+    ):
+        bad = bytearray(archive[:512])
+        bad[field] = value
+        with pytest.raises(FormatError, match=message):
+            read_tar(_reseal(bad) + archive[512:], "s.tar")
+
+
+def test_missing_end_blocks_are_reported_not_fatal() -> None:
+    archive = write_gnu_tar([TarMember("./a", "file", 0o644, b"abc", mtime=MTIME)])
+    assert read_tar(archive, "e.tar").terminated
+    cut = read_tar(archive[:1024], "e.tar")  # header and data block, no zero blocks
+    assert not cut.terminated and [m.data for m in cut.members] == [b"abc"]
+    with pytest.raises(FormatError, match="truncated at offset 1024"):
+        read_tar(archive[:1100], "e.tar")
+
+
+def test_unsupported_entry_types_are_rejected() -> None:
+    head = bytearray(write_gnu_tar([TarMember("./fifo", "file", mtime=MTIME)])[:512])
+    head[156:157] = b"6"
+    with pytest.raises(FormatError, match="unsupported tar entry type b'6' at offset 0"):
+        read_tar(_reseal(head) + bytes(1024), "f.tar")
 
 
 def test_ar_reader() -> None:
@@ -180,6 +311,32 @@ def test_fuzz_readers_only_raise_format_error(data: st.DataObject) -> None:
                     gzip_decompress(candidate, "f.gz", max_size=1 << 20)
             except FormatError:
                 pass
+
+
+_PAX_SAMPLE = _tarfile_archive(tarfile.PAX_FORMAT, uname="b\u00e9")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sample=st.sampled_from([_SAMPLE, _PAX_SAMPLE]),
+    flips=st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), min_size=1, max_size=6),
+)
+def test_fuzz_resealed_headers_only_raise_format_error(
+    sample: bytes, flips: list[tuple[int, int]]
+) -> None:
+    """Mutations behind a valid checksum reach the field, long-name and PAX parsers."""
+    mutated = bytearray(sample)
+    for index, value in flips:
+        mutated[index % len(mutated)] = value
+    for at in range(0, len(mutated), 512):
+        head = mutated[at : at + 512]
+        if len(head) == 512 and any(head):  # data blocks too: they only change content
+            mutated[at : at + 512] = _reseal(head)
+    try:
+        layer = read_tar(bytes(mutated), "r.tar")
+    except FormatError:
+        return
+    assert all(isinstance(m.name, str) and m.mode >= 0 for m in layer.members)
 
 
 def mixed_bytes(size: int, seed: int) -> bytes:

@@ -138,13 +138,17 @@ def gzip_decompress(
     if flags & _FCOMMENT:
         _, pos = _zero_terminated(data, pos, where)
     if flags & _FHCRC:
+        if pos + 2 <= len(data) and data[pos : pos + 2] != struct.pack(
+            "<H", zlib.crc32(data[:pos]) & 0xFFFF
+        ):
+            raise FormatError(f"gzip header CRC mismatch at offset {pos}", where=where)
         pos += 2
     if pos > len(data):
         raise FormatError(f"gzip header runs past the end (offset {pos})", where=where)
     header = GzipHeader(flags=flags, mtime=mtime, xfl=data[8], os=data[9], filename=filename)
     inflater = zlib.decompressobj(-15)
-    try:
-        out = inflater.decompress(data[pos:], max_size + 1)
+    try:  # a memoryview: no copy of the compressed bytes
+        out = inflater.decompress(memoryview(data)[pos:], max_size + 1)
     except zlib.error as exc:
         raise FormatError(
             f"corrupt deflate stream after offset {pos}: {exc}", where=where

@@ -1,7 +1,8 @@
 """ipk container checks (scripts/ipkg-build layout) and the ipk's PackageView.
 
-Structure is judged on the raw bytes (gzip header fields, tar header magic, owners, order), so
-an ipk kmodkit did not build (an official one, another team's) is judged by the same rules.
+Structure is judged on the raw facts formats.gzipio/tarball keep (gzip header fields, tar
+header magic, PAX headers, owners, order), so an ipk kmodkit did not build (an official one,
+another team's) is judged by the same rules.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kmodkit.errors import FormatError
+from kmodkit.formats.gzipio import gzip_decompress
+from kmodkit.formats.ipk import DEBIAN_BINARY, OUTER_MEMBERS
+from kmodkit.formats.tarball import TarLayer, read_tar
 from kmodkit.verify.checks_meta import MetaFacts
 from kmodkit.verify.model import Findings
-from kmodkit.verify.tarscan import TarMember, gunzip, read_tar
 from kmodkit.verify.views import PackageView
 
-OUTER_ORDER = ["./debian-binary", "./data.tar.gz", "./control.tar.gz"]
+OUTER_ORDER = list(OUTER_MEMBERS)
 
 
 @dataclass
@@ -55,28 +58,34 @@ def parse_control_fields(text: str, where: str) -> tuple[dict[str, str], list[st
     return fields, order
 
 
+def _gz_tar(blob: bytes, label: str, where: str) -> tuple[TarLayer, int, list[str]]:
+    """The tar inside a gzip stream, its size and what its gzip header does wrong."""
+    tar_bytes, header = gzip_decompress(blob, where)
+    layer = read_tar(tar_bytes, where)
+    if not layer.terminated:
+        raise FormatError(
+            f"tar archive truncated (no end-of-archive block at offset {len(tar_bytes)})",
+            where=where,
+        )
+    return layer, len(tar_bytes), _gzip_problems(header.has_filename, header.mtime, label)
+
+
 def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None:
     """Run the container checks; return the facts, or None when the file cannot be decoded."""
     try:
-        header, outer_tar = gunzip(data, artifact)
+        outer, _, gzip_problems = _gz_tar(data, "outer", f"{artifact}:outer")
     except FormatError as exc:
         kind = "an ar archive (opkg-lede reads gzip'd tar)" if data[:8] == b"!<arch>\n" else ""
-        findings.fail("ipk.container.outer", artifact, kind or f"{exc.message} at {exc.where}")
+        findings.fail("ipk.container.outer", artifact, kind or str(exc))
         return None
-    gzip_problems = _gzip_problems(header.has_name, header.mtime, "outer")
-    try:
-        outer = read_tar(outer_tar, f"{artifact}:outer tar")
-    except FormatError as exc:
-        findings.fail("ipk.container.outer", artifact, str(exc))
-        return None
-    names = [m.name for m in outer]
+    names = [m.name for m in outer.members]
     # opkg also accepts members without "./": judge that as order/naming, not as missing
-    by_name = {"./" + m.name.removeprefix("./"): m for m in outer}
+    by_name = {"./" + m.name.removeprefix("./"): m for m in outer.members}
     missing = [n for n in OUTER_ORDER if n not in by_name]
     if missing:
         findings.fail("ipk.container.outer", artifact, f"missing member(s) {', '.join(missing)}")
         return None
-    if by_name["./debian-binary"].data != b"2.0\n":
+    if by_name["./debian-binary"].data != DEBIAN_BINARY:
         findings.fail("ipk.container.outer", artifact, "./debian-binary is not '2.0\\n'")
     else:
         findings.ok("ipk.container.outer", artifact, "gzip'd tar with debian-binary 2.0")
@@ -87,26 +96,27 @@ def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None
     else:
         findings.ok("ipk.container.member-order", artifact)
     tar_problems = _tar_problems(outer, "outer tar", sort=False)
-    inner: dict[str, list[TarMember]] = {}
-    sizes: dict[str, int] = {"data.tar.gz": by_name["./data.tar.gz"].size}
+    inner: dict[str, TarLayer] = {}
+    sizes: dict[str, int] = {"data.tar.gz": len(by_name["./data.tar.gz"].data)}
     for member in ("./control.tar.gz", "./data.tar.gz"):
         label = member[2:]
         try:
-            gz, tar_bytes = gunzip(by_name[member].data, f"{artifact}:{label}")
-            inner[label] = read_tar(tar_bytes, f"{artifact}:{label}")
+            inner[label], tar_size, problems = _gz_tar(
+                by_name[member].data, label, f"{artifact}:{label}"
+            )
         except FormatError as exc:
             findings.fail("ipk.container.outer", artifact, str(exc))
             return None
         if label == "data.tar.gz":
-            sizes["data.tar"] = len(tar_bytes)
-        gzip_problems += _gzip_problems(gz.has_name, gz.mtime, label)
+            sizes["data.tar"] = tar_size
+        gzip_problems += problems
         tar_problems += _tar_problems(inner[label], label, sort=True)
-    mtimes = {m.mtime for members in (outer, *inner.values()) for m in members}
+    mtimes = {m.mtime for layer in (outer, *inner.values()) for m in layer.members}
     if len(mtimes) > 1:
         tar_problems.append(f"{len(mtimes)} different mtimes (expected one SOURCE_DATE_EPOCH)")
     _report(findings, "ipk.container.gzip", artifact, gzip_problems, "gzip -n headers")
     _report(findings, "ipk.container.tar-format", artifact, tar_problems, "GNU tar, 0/0, sorted")
-    control = {m.name.removeprefix("./"): m for m in inner["control.tar.gz"]}
+    control = {m.name.removeprefix("./"): m for m in inner["control.tar.gz"].members}
     if "control" not in control:
         findings.fail("meta.fields", artifact, "control.tar.gz has no ./control file")
         return None
@@ -121,8 +131,8 @@ def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None
         return None
     files = {
         m.name.removeprefix("./"): m.data
-        for m in inner["data.tar.gz"]
-        if m.typeflag in "07" and m.name.removeprefix("./")
+        for m in inner["data.tar.gz"].members
+        if m.kind == "file" and m.name.removeprefix("./")
     }
     view = PackageView(
         artifact=artifact,
@@ -145,25 +155,20 @@ def _gzip_problems(has_name: bool, mtime: int, label: str) -> list[str]:
     return problems
 
 
-def _tar_problems(members: list[TarMember], label: str, *, sort: bool) -> list[str]:
+def _tar_problems(layer: TarLayer, label: str, *, sort: bool) -> list[str]:
     problems: list[str] = []
-    pax = False
-    formats: set[str] = set()
     owners: set[str] = set()
     names: set[str] = set()
-    for m in members:  # one pass: feeds hold thousands of these
-        if m.typeflag in "xg":
-            pax = True
-            continue
-        formats.add(m.magic)
+    for m in layer.members:  # one pass: feeds hold thousands of these
         if m.uid or m.gid:
             owners.add(f"{m.uid}/{m.gid}")
         if m.uname or m.gname:
             names.update(n for n in (m.uname, m.gname) if n and n != "root")
-    if pax:
+    if layer.pax_headers:
         problems.append(f"{label} has PAX headers (opkg-lede leaves PaxHeaders junk)")
-    if formats - {"gnu", "ustar"}:
-        problems.append(f"{label} is not GNU/ustar format ({', '.join(sorted(formats))})")
+    if layer.header_formats - {"gnu", "ustar"}:
+        formats = ", ".join(sorted(layer.header_formats))
+        problems.append(f"{label} is not GNU/ustar format ({formats})")
     if owners:
         problems.append(f"{label} has non-root owners {', '.join(sorted(owners))}")
     if names:
@@ -172,7 +177,7 @@ def _tar_problems(members: list[TarMember], label: str, *, sort: bool) -> list[s
         # tar --sort=name sorts within each directory while recursing: compare by components.
         # Mapping "/" to NUL (never inside a tar name) makes plain string order equal to
         # component-wise order, without building a list per name.
-        keys = [m.name.rstrip("/").replace("/", "\0") for m in members]
+        keys = [m.name.rstrip("/").replace("/", "\0") for m in layer.members]
         if any(a > b for a, b in pairwise(keys)):
             problems.append(f"{label} entries are not sorted by name")
     return problems
