@@ -1,4 +1,4 @@
-"""verify's ipk structure checks on the formats readers: sort shortcut, Depends memo, tar layers."""
+"""verify's ipk structure checks on top of the formats readers.
 
 The ipk checks read layers with formats.tarball/gzipio (their speed tricks are tested in
 tests/formats/test_tarball.py); here: the sort-order shortcut against a plain component
