@@ -45,14 +45,19 @@ def stand_in_sdk(
     tree: KernelTree,
     modules: Mapping[str, Path | bytes],
     builtin: str = "kernel/net/netfilter/nf_conntrack.ko\n",
+    vermagic_hash: str = FIXED_VERMAGIC,
 ) -> Path:
-    """An SDK-shaped directory (build_dir kernel tree, toolchain, .config) with prebuilt modules."""
+    """An SDK-shaped directory (build_dir kernel tree, toolchain, .config) with prebuilt modules.
+
+    ``vermagic_hash`` is the SDK's fixed ``.vermagic``: pass another build's hash to make
+    packages from that build depend on exactly this stand-in SDK's kernel.
+    """
     sdk = tmp / "openwrt-sdk-stand-in"
     kdir = kernel_dir(
         sdk / f"build_dir/target-x86_64_musl/linux-x86_64/linux-{tree.version}", tree, modules
     )
     (kdir / "modules.builtin").write_text(builtin)
-    (kdir / ".vermagic").write_text(FIXED_VERMAGIC + "\n")
+    (kdir / ".vermagic").write_text(vermagic_hash + "\n")
     bin_dir = sdk / "staging_dir/toolchain-x86_64_gcc-12.3.0_musl/bin"
     bin_dir.mkdir(parents=True)
     (bin_dir / "x86_64-openwrt-linux-musl-gcc").write_text("#!/bin/sh\nexit 0\n")

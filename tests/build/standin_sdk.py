@@ -13,6 +13,12 @@ selected environment) as JSON lines in ``standin-calls.jsonl`` and imitate just 
   listed in ``drop`` (``# CONFIG_PACKAGE_x is not set``), writes ``tmp/.config-package.in``;
 - ``make package/<dir>/compile``: writes ``bin/targets/x86/64/packages/<pkg>_<ver>_x86_64.ipk``
   (or ``<pkg>-<ver>.apk``) for every package of that dir, or fails for dirs in ``fail_compile``.
+  With ``prebuilt`` set it instead copies the REAL ``<pkg>_*.ipk`` / ``<pkg>-<digit>*.apk`` the
+  test prepared in that directory (and fails like make when one is missing), so a pipeline run
+  can index, sign and verify what the stand-in "compiled".
+
+``install_standin_tooling`` adds this surface to an existing directory, e.g. a stand-in kernel
+tree (tests/standin_kernel.py), giving one stand-in SDK usable by ``open_tree(sdk=...)`` too.
 
 Behaviour knobs live in ``standin.json`` (see ``StandinOptions``).
 """
@@ -141,10 +147,25 @@ def make():
     for pkg, pkg_src in installed().items():
         if pkg_src != src or pkg in OPTS["no_artifact"]:
             continue
+        if OPTS["prebuilt"]:
+            found = prebuilt(pkg)
+            if not found:
+                print(f"ERROR: stand-in has no prebuilt package for {pkg}", flush=True)
+                return 1
+            for path in found:
+                (out / path.name).write_bytes(path.read_bytes())
+            continue
         name = (f"{pkg}_{OPTS['version']}_x86_64.ipk" if OPTS["format"] == "ipk"
                 else f"{pkg}-{OPTS['version']}.apk")
         (out / name).write_bytes(f"stand-in {pkg}\n".encode())
     return 0
+
+
+def prebuilt(pkg):
+    apk = re.compile(re.escape(pkg) + r"-[0-9][^/]*\.apk")
+    return sorted(p for p in Path(OPTS["prebuilt"]).iterdir()
+                  if (p.name.startswith(pkg + "_") and p.name.endswith(".ipk"))
+                  or apk.fullmatch(p.name))
 
 
 if __name__ == "__main__":
@@ -177,13 +198,20 @@ class StandinOptions:
     no_artifact: list[str] = field(default_factory=list)
     version: str = "6.6.93-r1"
     format: str = "ipk"
+    prebuilt: str = ""  # directory of real packages that compile copies instead of placeholders
 
 
 def make_standin_sdk(root: Path, options: StandinOptions | None = None) -> Path:
     """Create the stand-in SDK under ``root`` and return its path."""
     sdk = root / "standin-sdk"
-    (sdk / "include").mkdir(parents=True)
-    (sdk / "scripts").mkdir()
+    sdk.mkdir(parents=True)
+    return install_standin_tooling(sdk, options)
+
+
+def install_standin_tooling(sdk: Path, options: StandinOptions | None = None) -> Path:
+    """Give an existing directory the stand-in SDK's command surface; return ``sdk``."""
+    (sdk / "include").mkdir(parents=True, exist_ok=True)
+    (sdk / "scripts").mkdir(exist_ok=True)
     (sdk / "rules.mk").write_text("# stand-in rules.mk\n")
     (sdk / "include" / "kernel.mk").write_text("# stand-in\n")
     (sdk / "feeds.conf.default").write_text(FEEDS_CONF_DEFAULT)

@@ -373,17 +373,22 @@ def _sdk_make(
     assert options.sdk is not None  # checked before anything ran
     _write_generated(work, closure, release, target, tree)
     names = [p.name for p in closure.packages]
-    result = run_sdk_make(
-        options.sdk,
-        feed_dir=(work / "feed").resolve(),
-        packages=names,
-        seed_config=render_config_seed(closure, release=release, target=target),
-        board=target.board,
-        subtarget=target.subtarget,
-        jobs=options.jobs or os.cpu_count() or 1,
-        log_dir=logs,
-        progress=say,
-    )
+    try:
+        result = run_sdk_make(
+            options.sdk,
+            feed_dir=(work / "feed").resolve(),
+            packages=names,
+            seed_config=render_config_seed(closure, release=release, target=target),
+            board=target.board,
+            subtarget=target.subtarget,
+            jobs=options.jobs or os.cpu_count() or 1,
+            log_dir=logs,
+            progress=say,
+        )
+    except BuildError as exc:
+        if "\n" not in exc.message:
+            raise
+        raise BuildError(_one_line(exc.message), where=exc.where, log=exc.log) from exc
     outcomes = []
     for name, artifact in zip(names, result.artifacts, strict=True):
         fmt = "apk" if artifact.suffix == ".apk" else "ipk"
@@ -401,6 +406,13 @@ def _sdk_make(
             )
         )
     return outcomes, len(outcomes)
+
+
+def _one_line(message: str) -> str:
+    """Errors are one line (the CLI prints them once): fold an SDK step's log tail like kbuild's."""
+    head, *rest = message.splitlines()
+    lines = [line.strip() for line in rest if line.strip() and not line.startswith("--- ")]
+    return f"{head}; last lines: {' | '.join(lines)}" if lines else head
 
 
 def _write_generated(
