@@ -136,9 +136,15 @@ def test_sdk_received_the_openwrt_command_sequence(sdk_make_run: SdkMakeRun) -> 
     assert all(argv[0] == "make" and argv[2:] == ["V=s"] for argv in compiles)
     assert all("-j2" in c["env"]["MAKEFLAGS"] for c in calls[3:])
     assert all(c["cwd"] == str(sdk_make_run.sdk.resolve()) for c in calls)
-    # feeds.conf points the SDK at the generated feed (the build's temp dir, renamed since).
+    # feeds.conf points the SDK at a stable copy of the generated feed, which outlives the build
+    # (the dist feed/ is the same content), so later `scripts/feeds update` runs still find it.
     conf = (sdk_make_run.sdk / "feeds.conf").read_text().splitlines()
-    assert conf[-1].startswith("src-link kmodkit ") and conf[-1].endswith("/feed")
+    assert conf[-1].startswith("src-link kmodkit ")
+    linked = Path(conf[-1].split(" ", 2)[2])
+    assert (linked / "nft-offload" / "Makefile").is_file()
+    assert (linked / "nft-offload" / "Makefile").read_bytes() == (
+        sdk_make_run.result.out_dir / "feed" / "nft-offload" / "Makefile"
+    ).read_bytes()
     # defconfig kept every requested package as a module.
     config = (sdk_make_run.sdk / ".config").read_text()
     assert all(f"CONFIG_PACKAGE_{n}=m\n" in config for n in names)
@@ -154,10 +160,19 @@ def test_dist_holds_the_sdk_packages_and_a_signed_index(sdk_make_run: SdkMakeRun
     assert len(shipped) == len(result.packages)
     for name in shipped:  # byte for byte what the SDK built
         assert (feed / name).read_bytes() == (sdk_built / name).read_bytes()
+    direct = {p.name: p for p in sdk_make_run.prepared.direct.packages}
     for outcome in result.packages:
         assert outcome.artifacts == {"ipk": f"ipk/{Path(outcome.artifacts['ipk']).name}"}
         assert (result.out_dir / outcome.artifacts["ipk"]).stat().st_size == outcome.size
+        # described from the SDK's own packages: version and modules as the direct build made
+        assert (outcome.version, outcome.modules) == (
+            direct[outcome.name].version,
+            direct[outcome.name].modules,
+        )
     assert not (result.out_dir / "apk").exists()
+    # the virtual kernel package the kmods depend on ships beside the feed, unindexed
+    (kernel_ipk,) = (result.out_dir / "kernel").glob("kernel_*.ipk")
+    assert kernel_ipk.name == f"kernel_6.1.192~{result.tree.vermagic_hash}-r1_x86_64.ipk"
 
     packages = (feed / "Packages").read_bytes()
     stanzas = [dict(s) for s in opkg_feed.parse_packages(packages, "Packages")]

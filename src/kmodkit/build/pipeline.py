@@ -1,39 +1,43 @@
 """`invoke build`: kernel tree -> modules -> packages -> signed feeds -> verification.
 
 Everything is produced in a temporary directory next to the destination and renamed into
-place only after verification passed, so a failed build leaves dist/ as it was.
+place only after verification passed, so a failed build leaves dist/ as it was. Two engines
+fill the packages: ``direct`` (kmodkit obtains the modules and packs them) and ``sdk-make``
+(an OpenWrt SDK compiles and packs the generated feed); indexing, signing and verifying are
+the same for both (kmodkit.build.assemble).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kmodkit import resources
 from kmodkit.build import modules_deps
+from kmodkit.build.assemble import (
+    BuildContext,
+    PackageOutcome,
+    outcomes_from_artifacts,
+    pack_kernel_package,
+    pack_kmods,
+    verify_output,
+    write_feeds,
+    write_generated,
+)
 from kmodkit.build.keys import BuildKeys, load_or_create_keys
-from kmodkit.build.packing import PackageFormat, pack
+from kmodkit.build.packing import PackageFormat
 from kmodkit.build.report import write_build_report
 from kmodkit.build.scheme import version_scheme
 from kmodkit.build.sdk_make import run_sdk_make
-from kmodkit.build.stage import (
-    StagedFile,
-    StagedSymlink,
-    kernel_package,
-    kmod_package,
-    stage_entries,
-)
 from kmodkit.catalog import Release, Target, load_catalog, lookup_release, lookup_target
-from kmodkit.errors import BuildError, UsageError
-from kmodkit.formats import apk_index, opkg_feed
-from kmodkit.formats.model import PackageMeta
-from kmodkit.fsutil import atomic_directory, atomic_write_bytes, atomic_write_text
+from kmodkit.errors import UsageError
+from kmodkit.fsutil import atomic_directory, atomic_write_bytes
 from kmodkit.kernel import KernelTree, open_tree
 from kmodkit.kernel.kbuild import ModuleRequest, ModuleResult, obtain_modules
-from kmodkit.render import render_config_seed, render_feed, render_kernel_fragment
-from kmodkit.resolve import Closure, resolve_closure
+from kmodkit.render import render_config_seed, render_feed
+from kmodkit.resolve import resolve_closure
 
 Progress = Callable[[str], None]
 FORMATS: tuple[PackageFormat, ...] = ("ipk", "apk")
@@ -56,19 +60,6 @@ class BuildOptions:
     source_date_epoch: int | None = None
     verify: bool = True
     reuse_packs: bool = True
-
-
-@dataclass
-class PackageOutcome:
-    name: str
-    version: str
-    modules: list[str]
-    statuses: dict[str, str]
-    artifacts: dict[str, str] = field(default_factory=dict)  # format -> relative path
-    size: int = 0
-    status: str = "built"  # built | empty
-    reused: bool = True
-    added_depends: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -164,65 +155,43 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         kernel_config=tree.config,
         builtin_modules=tree.builtin_modules,
     )
-    epoch = (
-        options.source_date_epoch if options.source_date_epoch is not None else default_epoch(tree)
-    )
+    epoch = options.source_date_epoch
     cache = resources.cache_dir()
-    dest = options.out / dist_name(release, tree, release_given is not None) / target.name
-    logs = cache / "logs" / dest.relative_to(options.out)
+    where = Path(dist_name(release, tree, release_given is not None), target.name)
+    dest = options.out / where
+    logs = cache / "logs" / where
     logs.mkdir(parents=True, exist_ok=True)
     keys = load_or_create_keys(cache, options.usign_key, options.apk_key)
 
     with atomic_directory(dest) as work:
-        if options.engine == "sdk-make":
-            results: dict[str, ModuleResult] = {}
-            outcomes, repacked = _sdk_make(options, closure, release, target, tree, work, logs, say)
-        else:
-            say("obtaining modules")
-            requests = [
-                ModuleRequest(package=p.name, path=f.path, optional=f.optional)
-                for p in closure.packages
-                for f in p.files
-            ]
-            results = obtain_modules(tree, requests, jobs=options.jobs, log_dir=logs, progress=say)
-            module_bytes = {r.path: r.ko.read_bytes() for r in results.values() if r.ko}
-            added = modules_deps.missing_package_depends(closure, results, module_bytes, tree)
-            say("packing")
-            outcomes, repacked = _pack_all(
-                closure,
-                results,
-                module_bytes,
-                added,
-                tree,
-                release,
-                target,
-                scheme.name,
-                formats,
-                epoch,
-                work,
-                cache if options.reuse_packs else None,
-            )
-            _write_generated(work, closure, release, target, tree)
-        say("indexing and signing")
-        _write_feeds(work, formats, keys)
-        _write_keys(work, keys)
-        write_build_report(
-            work / "build-report.json",
-            options=options,
+        ctx = BuildContext(
+            closure=closure,
+            tree=tree,
             release=release,
             target=target,
-            tree=tree,
-            epoch=epoch,
-            outcomes=outcomes,
-            results=results,
+            scheme=scheme,
             formats=formats,
+            epoch=default_epoch(tree) if epoch is None else epoch,
+            work=work,
+            logs=logs,
+            pack_cache=cache / "packs" if options.reuse_packs else None,
+        )
+        write_generated(ctx, work / "feed")
+        results: dict[str, ModuleResult] = {}
+        if options.engine == "sdk-make":
+            outcomes, packed = _sdk_engine(ctx, options, cache / "sdk-feeds" / where, say)
+        else:
+            outcomes, packed, results = _direct_engine(ctx, options, say)
+        packed += pack_kernel_package(ctx)
+        say("indexing and signing")
+        write_feeds(ctx, keys)
+        write_build_report(
+            work / "build-report.json", ctx=ctx, options=options, outcomes=outcomes, results=results
         )
         summary = ""
         if options.verify:
             say("verifying")
-            summary = _verify(work, tree, release, target, logs)
-    compiled = sum(1 for r in results.values() if r.status == "compiled")
-    reused = sum(1 for r in results.values() if r.status in ("cached", "prebuilt"))
+            summary = verify_output(ctx)
     return BuildResult(
         out_dir=dest,
         release=release,
@@ -231,220 +200,57 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         formats=formats,
         packages=outcomes,
         keys=keys,
-        compiled=compiled,
-        reused_modules=reused,
-        repacked=repacked,
+        compiled=sum(1 for r in results.values() if r.status == "compiled"),
+        reused_modules=sum(1 for r in results.values() if r.status in ("cached", "prebuilt")),
+        repacked=packed,
         verify_summary=summary,
     )
 
 
-def _kmod_meta(
-    pkg_name: str,
-    description: str,
-    depends: Sequence[str],
-    release: Release,
-    version: str,
-    arch: str,
-    epoch: int,
-) -> PackageMeta:
-    return PackageMeta(
-        name=pkg_name,
-        version=version,
-        arch=arch,
-        description=description,
-        depends=tuple(depends),
-        license="GPL-2.0",
-        section="kernel",
-        source=release.source,
-        source_name=release.source_name_for(pkg_name),
-        source_date_epoch=epoch,
-    )
+def _direct_engine(
+    ctx: BuildContext, options: BuildOptions, say: Progress
+) -> tuple[list[PackageOutcome], int, dict[str, ModuleResult]]:
+    """kmodkit obtains every module (prebuilt, built in or compiled) and packs the kmods."""
+    say("obtaining modules")
+    requests = [
+        ModuleRequest(package=p.name, path=f.path, optional=f.optional)
+        for p in ctx.closure.packages
+        for f in p.files
+    ]
+    results = obtain_modules(ctx.tree, requests, jobs=options.jobs, log_dir=ctx.logs, progress=say)
+    module_bytes = {r.path: r.ko.read_bytes() for r in results.values() if r.ko}
+    added = modules_deps.missing_package_depends(ctx.closure, results, module_bytes, ctx.tree)
+    say("packing")
+    outcomes, packed = pack_kmods(ctx, module_bytes, added)
+    return outcomes, packed, results
 
 
-def _pack_all(
-    closure: Closure,
-    results: dict[str, ModuleResult],
-    module_bytes: dict[str, bytes],
-    added: dict[str, list[str]],
-    tree: KernelTree,
-    release: Release,
-    target: Target,
-    scheme_name: str,
-    formats: Sequence[PackageFormat],
-    epoch: int,
-    work: Path,
-    cache: Path | None,
+def _sdk_engine(
+    ctx: BuildContext, options: BuildOptions, feed_dir: Path, say: Progress
 ) -> tuple[list[PackageOutcome], int]:
-    scheme = version_scheme(scheme_name)
-    version = scheme.kmod_version(tree.version)
-    kernel_dep = scheme.kernel_dependency(tree.version, tree.vermagic_hash)
-    arch = target.pkg_arch
-    packs = cache / "packs" if cache is not None else None
-    outcomes: list[PackageOutcome] = []
-    repacked = 0
-    shipped = {Path(path).name.removesuffix(".ko") for path in module_bytes}
-    for pkg in closure.packages:
-        mods = {
-            Path(f.path).name: module_bytes[f.path] for f in pkg.files if f.path in module_bytes
-        }
-        files = [StagedFile(x.path, x.data, x.mode) for x in pkg.extra_files]
-        links: list[StagedSymlink] = []
-        if pkg.autoload is not None and pkg.present_autoload_modules(shipped):
-            content = pkg.render_modules_d(shipped)
-            files.append(StagedFile(f"/etc/modules.d/{pkg.autoload.filename}", content.encode()))
-            if pkg.autoload.boot:
-                links.append(
-                    StagedSymlink(
-                        f"/etc/modules-boot.d/{pkg.autoload.filename}",
-                        f"../modules.d/{pkg.autoload.filename}",
-                    )
-                )
-        entries = stage_entries(mods, tree.release, files, links)
-        depends = [kernel_dep, *pkg.depends, *added.get(pkg.name, [])]
-        meta = _kmod_meta(pkg.name, pkg.description, depends, release, version, arch, epoch)
-        outcome = PackageOutcome(
-            name=pkg.name,
-            version=version,
-            modules=sorted(mods),
-            statuses={f.path: results[f.path].status for f in pkg.files if f.path in results},
-            status="built" if mods else "empty",
-            added_depends=added.get(pkg.name, []),
-        )
-        for fmt in formats:
-            staged = kmod_package(meta, entries)
-            res = pack(
-                staged,
-                fmt,
-                source_date_epoch=epoch,
-                installed_size=release.ipk_installed_size,
-                cache=packs,
-            )
-            atomic_write_bytes(work / fmt / res.filename, res.data)
-            outcome.artifacts[fmt] = f"{fmt}/{res.filename}"
-            outcome.size += len(res.data)
-            outcome.reused = outcome.reused and res.reused
-            repacked += 0 if res.reused else 1
-        outcomes.append(outcome)
-    kernel_meta = PackageMeta(
-        name="kernel",
-        version=scheme.kernel_package_version(tree.version, tree.vermagic_hash),
-        arch=arch,
-        description="Virtual kernel package",
-        license="GPL-2.0",
-        section="sys",
-        source=release.source,
-        source_name="kernel",
-        source_date_epoch=epoch,
-    )
-    for fmt in formats:
-        res = pack(
-            kernel_package(kernel_meta),
-            fmt,
-            source_date_epoch=epoch,
-            installed_size=release.ipk_installed_size,
-            cache=packs,
-        )
-        atomic_write_bytes(work / "kernel" / res.filename, res.data)
-        repacked += 0 if res.reused else 1
-    return outcomes, repacked
+    """The SDK compiles and packs the generated feed, which it links from a stable place.
 
-
-def _write_feeds(work: Path, formats: Sequence[PackageFormat], keys: BuildKeys) -> None:
-    if "ipk" in formats:
-        ipks = [(p.name, p.read_bytes()) for p in sorted((work / "ipk").glob("*.ipk"))]
-        opkg_feed.write_opkg_feed(work / "ipk", ipks, keys.usign_secret)
-    if "apk" in formats:
-        apks = [(p.name, p.read_bytes()) for p in sorted((work / "apk").glob("*.apk"))]
-        index = apk_index.build_index(apks, signing_key=keys.apk_private)
-        atomic_write_bytes(work / "apk" / "packages.adb", index)
-
-
-def _sdk_make(
-    options: BuildOptions,
-    closure: Closure,
-    release: Release,
-    target: Target,
-    tree: KernelTree,
-    work: Path,
-    logs: Path,
-    say: Progress,
-) -> tuple[list[PackageOutcome], int]:
-    """Let the SDK compile and pack the generated feed; kmodkit indexes, signs and verifies."""
+    The SDK's feeds.conf keeps pointing at ``feed_dir`` after the build, so later
+    ``./scripts/feeds update`` runs in the user's SDK still find it.
+    """
     assert options.sdk is not None  # checked before anything ran
-    _write_generated(work, closure, release, target, tree)
-    names = [p.name for p in closure.packages]
-    try:
-        result = run_sdk_make(
-            options.sdk,
-            feed_dir=(work / "feed").resolve(),
-            packages=names,
-            seed_config=render_config_seed(closure, release=release, target=target),
-            board=target.board,
-            subtarget=target.subtarget,
-            jobs=options.jobs or os.cpu_count() or 1,
-            log_dir=logs,
-            progress=say,
-        )
-    except BuildError as exc:
-        if "\n" not in exc.message:
-            raise
-        raise BuildError(_one_line(exc.message), where=exc.where, log=exc.log) from exc
-    outcomes = []
-    for name, artifact in zip(names, result.artifacts, strict=True):
+    render_feed(
+        ctx.closure, flavour="buildroot", out_dir=feed_dir, release=ctx.release, target=ctx.target
+    )
+    names = [p.name for p in ctx.closure.packages]
+    result = run_sdk_make(
+        options.sdk,
+        feed_dir=feed_dir.resolve(),
+        packages=names,
+        seed_config=render_config_seed(ctx.closure, release=ctx.release, target=ctx.target),
+        board=ctx.target.board,
+        subtarget=ctx.target.subtarget,
+        jobs=options.jobs or os.cpu_count() or 1,
+        log_dir=ctx.logs,
+        progress=say,
+    )
+    for artifact in result.artifacts:
         fmt = "apk" if artifact.suffix == ".apk" else "ipk"
-        data = artifact.read_bytes()
-        atomic_write_bytes(work / fmt / artifact.name, data)
-        outcomes.append(
-            PackageOutcome(
-                name=name,
-                version="",
-                modules=[],
-                statuses={},
-                size=len(data),
-                artifacts={fmt: f"{fmt}/{artifact.name}"},
-                reused=False,
-            )
-        )
+        atomic_write_bytes(ctx.work / fmt / artifact.name, artifact.read_bytes())
+    outcomes = outcomes_from_artifacts(names, result.artifacts)
     return outcomes, len(outcomes)
-
-
-def _one_line(message: str) -> str:
-    """Errors are one line (the CLI prints them once): fold an SDK step's log tail like kbuild's."""
-    head, *rest = message.splitlines()
-    lines = [line.strip() for line in rest if line.strip() and not line.startswith("--- ")]
-    return f"{head}; last lines: {' | '.join(lines)}" if lines else head
-
-
-def _write_generated(
-    work: Path, closure: Closure, release: Release, target: Target, tree: KernelTree
-) -> None:
-    render_feed(closure, flavour="buildroot", out_dir=work / "feed", release=release, target=target)
-    atomic_write_text(
-        work / "kconfig" / f"kernel-{tree.release}.config",
-        render_kernel_fragment(closure, release=release, target=target),
-    )
-
-
-def _write_keys(work: Path, keys: BuildKeys) -> None:
-    atomic_write_text(work / "keys" / keys.usign_key_id, keys.usign_public_text)
-    atomic_write_bytes(work / "keys" / f"{keys.apk_key_id}.pem", keys.apk_public_pem)
-
-
-def _verify(work: Path, tree: KernelTree, release: Release, target: Target, logs: Path) -> str:
-    from kmodkit.verify import VerifyOptions, verify_paths
-    from kmodkit.verify.report import write_json
-
-    report = verify_paths(
-        [work],
-        options=VerifyOptions(
-            kernel=tree, release=release.name, target=target.name, keys_dir=work / "keys"
-        ),
-    )
-    write_json(report, logs / "verify.json")
-    if not report.ok(strict=True):
-        first = "; ".join(r.one_line() for r in report.failures()[:3])
-        raise BuildError(
-            f"verification failed ({report.failed} failed, {report.warnings} warnings): {first}",
-            log=str(logs / "verify.json"),
-        )
-    return f"{report.passed} passed, {report.failed} failed"

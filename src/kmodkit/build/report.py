@@ -12,9 +12,8 @@ from kmodkit import __version__
 from kmodkit.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
-    from kmodkit.build.pipeline import BuildOptions, PackageOutcome
-    from kmodkit.catalog import Release, Target
-    from kmodkit.kernel import KernelTree
+    from kmodkit.build.assemble import BuildContext, PackageOutcome
+    from kmodkit.build.pipeline import BuildOptions
     from kmodkit.kernel.kbuild import ModuleResult
 
 
@@ -40,25 +39,22 @@ def origin(status: str) -> str:
 def write_build_report(
     path: Path,
     *,
+    ctx: BuildContext,
     options: BuildOptions,
-    release: Release,
-    target: Target,
-    tree: KernelTree,
-    epoch: int,
     outcomes: Sequence[PackageOutcome],
     results: Mapping[str, ModuleResult],
-    formats: Sequence[str],
 ) -> None:
     """Deterministic: no wall-clock time, no cache state, no absolute output paths."""
+    tree = ctx.tree
     report = {
         "kmodkit": __version__,
         "inputs": {
-            "target": target.name,
-            "release": release.name,
+            "target": ctx.target.name,
+            "release": ctx.release.name,
             "packages": list(options.packages),
-            "formats": list(formats),
+            "formats": list(ctx.formats),
             "engine": options.engine,
-            "source_date_epoch": epoch,
+            "source_date_epoch": ctx.epoch,
         },
         "kernel": {
             "provider": tree.provider,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kmodkit.errors import BuildError, KernelTreeError, UsageError
-from kmodkit.fsutil import atomic_write_text
+from kmodkit.fsutil import atomic_write_text, log_tail
 
 FEED_NAME = "kmodkit"
 LOG_TAIL_LINES = 20
@@ -141,14 +141,6 @@ def find_artifact(search_dirs: Sequence[Path], package: str) -> Path | None:
     return None
 
 
-def _log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 @dataclass
 class _Runner:
     """Runs each step with its own log and keeps the record the result reports."""
@@ -182,9 +174,9 @@ class _Runner:
                 f"{step}: cannot run {argv[0]}: {exc}", where=str(self.sdk_dir)
             ) from exc
         if code != 0:
-            tail = _log_tail(log)
+            tail = log_tail(log, LOG_TAIL_LINES)
             raise BuildError(
-                f"{step} failed (exit {code}): {' '.join(argv)}{hint}\n--- last lines ---\n{tail}",
+                f"{step} failed (exit {code}): {' '.join(argv)}{hint}; last lines: {tail}",
                 where=str(self.sdk_dir),
                 log=str(log),
             )

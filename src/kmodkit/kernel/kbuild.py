@@ -23,7 +23,7 @@ from typing import Literal
 from filelock import FileLock
 
 from kmodkit.errors import BuildError, FormatError
-from kmodkit.fsutil import atomic_directory
+from kmodkit.fsutil import atomic_directory, log_tail
 from kmodkit.kernel.makefile import KbuildMakefile, parse_kbuild_makefile
 from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.kernel.sources import ensure_source_dirs
@@ -106,11 +106,6 @@ def kbuild_file(modules: Sequence[str]) -> str:
     )
 
 
-def _tail(log: Path) -> str:
-    lines = log.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-    return " | ".join(line.strip() for line in lines if line.strip())
-
-
 def _compile_dir(
     tree: KernelTree,
     src: Path,
@@ -150,7 +145,8 @@ def _compile_dir(
             result = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, env=env)
         if result.returncode != 0:
             raise BuildError(
-                f"compiling {directory} failed (make exit {result.returncode}): {_tail(log)}",
+                f"compiling {directory} failed (make exit {result.returncode}): "
+                + log_tail(log, TAIL_LINES),
                 log=str(log),
             )
         for module in modules:
