@@ -37,7 +37,7 @@ def package_key(
         "format": fmt,
         "epoch": source_date_epoch,
         "installed_size": installed_size,
-        "meta": {k: v for k, v in vars(pkg.meta).items()},
+        "meta": vars(pkg.meta),
         "scripts": pkg.scripts,
         "conffiles": list(pkg.conffiles),
         "entries": [(e.path, e.kind, e.mode, e.target, len(e.data)) for e in pkg.entries],

@@ -31,7 +31,14 @@ from kmodkit.build.packing import PackageFormat
 from kmodkit.build.report import write_build_report
 from kmodkit.build.scheme import version_scheme
 from kmodkit.build.sdk_make import run_sdk_make
-from kmodkit.catalog import Release, Target, load_catalog, lookup_release, lookup_target
+from kmodkit.catalog import (
+    Release,
+    Target,
+    all_releases,
+    load_catalog,
+    lookup_release,
+    lookup_target,
+)
 from kmodkit.errors import UsageError
 from kmodkit.fsutil import atomic_directory, atomic_write_bytes
 from kmodkit.kernel import KernelTree, open_tree
@@ -77,15 +84,11 @@ class BuildResult:
     verify_summary: str = ""
 
 
-def choose_release(name: str | None, tree: KernelTree) -> Release:
-    """An explicit release wins; the distro kernel follows 24.10; an SDK its kernel series."""
-    if name:
-        return lookup_release(name)
+def release_for_tree(tree: KernelTree) -> Release:
+    """With no --release: the distro kernel follows 24.10, other trees their kernel series."""
     if tree.provider == "distro":
         return lookup_release("24.10")
     series = ".".join(tree.version.split(".")[:2])
-    from kmodkit.catalog import all_releases
-
     matching = [r for r in all_releases() if r.kernel_series == series and r.name != "snapshot"]
     if not matching:
         raise UsageError(
@@ -107,8 +110,10 @@ def dist_name(release: Release, tree: KernelTree, explicit: bool) -> str:
     return tree.release if tree.provider == "distro" and not explicit else release.name
 
 
-def default_epoch(tree: KernelTree) -> int:
-    """SOURCE_DATE_EPOCH, else the kernel config's own timestamp: stable for a given tree."""
+def source_date_epoch(options: BuildOptions, tree: KernelTree) -> int:
+    """The option, else SOURCE_DATE_EPOCH, else the kernel config's timestamp (stable per tree)."""
+    if options.source_date_epoch is not None:
+        return options.source_date_epoch
     env = os.environ.get("SOURCE_DATE_EPOCH")
     if env:
         try:
@@ -135,7 +140,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
             f"kernel tree {tree.release} is for {tree.pkg_arch}, not target {target.name} "
             f"({target.pkg_arch}); use --sdk or --kernel-dir for that target"
         )
-    release = release_given or choose_release(None, tree)
+    release = release_given or release_for_tree(tree)
     scheme = version_scheme(release.version_scheme)
     formats = options.formats or default_formats(tree, release, explicit=release_given is not None)
     for fmt in formats:
@@ -155,7 +160,6 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         kernel_config=tree.config,
         builtin_modules=tree.builtin_modules,
     )
-    epoch = options.source_date_epoch
     cache = resources.cache_dir()
     where = Path(dist_name(release, tree, release_given is not None), target.name)
     dest = options.out / where
@@ -171,7 +175,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
             target=target,
             scheme=scheme,
             formats=formats,
-            epoch=default_epoch(tree) if epoch is None else epoch,
+            epoch=source_date_epoch(options, tree),
             work=work,
             logs=logs,
             pack_cache=cache / "packs" if options.reuse_packs else None,
