@@ -14,7 +14,6 @@ from pathlib import Path
 
 from kmodkit.errors import BuildError
 from kmodkit.kernel import KernelTree
-from kmodkit.kernel.kbuild import ModuleResult
 from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.resolve import Closure
 
@@ -35,7 +34,6 @@ def _declared_closure(closure: Closure, name: str) -> set[str]:
 
 def missing_package_depends(
     closure: Closure,
-    results: Mapping[str, ModuleResult],
     module_bytes: Mapping[str, bytes],
     tree: KernelTree,
 ) -> dict[str, list[str]]:
@@ -48,6 +46,7 @@ def missing_package_depends(
     added: dict[str, list[str]] = {}
     for pkg in closure.packages:
         reach = _declared_closure(closure, pkg.name)
+        missing: set[str] = set()
         for f in pkg.files:
             if f.path not in module_bytes:
                 continue
@@ -62,8 +61,8 @@ def missing_package_depends(
                         f"{f.path} (package {pkg.name}) needs module {dep}, which no package "
                         "of the closure ships and the kernel does not build in"
                     )
-                if provider not in reach and provider not in added.setdefault(pkg.name, []):
-                    added[pkg.name].append(provider)
-        if not added.get(pkg.name):
-            added.pop(pkg.name, None)
-    return {name: sorted(deps) for name, deps in added.items()}
+                if provider not in reach:
+                    missing.add(provider)
+        if missing:
+            added[pkg.name] = sorted(missing)
+    return added

@@ -223,7 +223,7 @@ def _direct_engine(
     ]
     results = obtain_modules(ctx.tree, requests, jobs=options.jobs, log_dir=ctx.logs, progress=say)
     module_bytes = {r.path: r.ko.read_bytes() for r in results.values() if r.ko}
-    added = modules_deps.missing_package_depends(ctx.closure, results, module_bytes, ctx.tree)
+    added = modules_deps.missing_package_depends(ctx.closure, module_bytes, ctx.tree)
     say("packing")
     outcomes, packed = pack_kmods(ctx, module_bytes, added)
     return outcomes, packed, results
