@@ -26,10 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from kmodkit.build.pipeline import BuildOptions, build
 from kmodkit.catalog import load_catalog, lookup_target
 from kmodkit.kernel import modinfo, open_tree
 from kmodkit.kernel.kbuild import ModuleRequest, obtain_modules
+from kmodkit.pipeline.build import BuildOptions, build
 from kmodkit.resolve import resolve_closure
 from kmodkit.verify import managers
 
@@ -86,7 +86,7 @@ def stage_details(target: str, runs: int) -> dict[str, float]:
         start = time.perf_counter()
         tree = open_tree(sdk=None, kernel_dir=None, provision=False)
         out["open tree"].append(time.perf_counter() - start)
-        from kmodkit.build.pipeline import choose_release
+        from kmodkit.pipeline.build import choose_release
 
         release = choose_release(None, tree)
         start = time.perf_counter()
@@ -133,7 +133,7 @@ def main() -> None:
         details = stage_details(args.target, args.runs)
 
         python_start = time_command(f"{sys.executable} -c pass", 5)
-        imports = time_command(f"{sys.executable} -c 'import kmodkit.build.pipeline'", 3)
+        imports = time_command(f"{sys.executable} -c 'import kmodkit.pipeline.build'", 3)
         output_hash = time_command(f"tar cf - -C {out} . | sha256sum", 3)
 
     stage_best = {name: best(values) for name, values in per_stage.items()}

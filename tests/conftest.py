@@ -1,4 +1,4 @@
-"""Session-wide fixtures: the shared real-tool vectors and one kmodkit cache per test session."""
+"""Session fixtures: the real-tool vectors (tests/vectors) and one kmodkit cache per session."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ import pytest
 # Kernel fixtures (distro tree, compiled chain) are shared by kernel, build and verify tests.
 pytest_plugins = ["kernel_fixtures"]
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("KMODKIT_SHARED", REPO.parent / "shared"))
-TESTDATA = SHARED / "testdata"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    """../shared/testdata: vectors made by the real opkg, usign and apk-tools (read-only)."""
-    if not TESTDATA.is_dir():
-        pytest.fail(f"shared test vectors not found at {TESTDATA} (set KMODKIT_SHARED)")
-    return TESTDATA
+    """tests/vectors: files made by the real opkg, usign and apk-tools (see its README)."""
+    return VECTORS
 
 
 @pytest.fixture(scope="session")

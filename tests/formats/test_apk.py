@@ -1,4 +1,4 @@
-"""apk v3 packages against apk-tools 3.0.6 vectors (shared/testdata/apk)."""
+"""apk v3 packages against apk-tools 3.0.6 vectors (tests/vectors/apk)."""
 
 from __future__ import annotations
 

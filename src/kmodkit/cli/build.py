@@ -7,11 +7,11 @@ from typing import cast
 
 from rich.table import Table
 
-from kmodkit.build.packing import PackageFormat
-from kmodkit.build.pipeline import BuildOptions, BuildResult
-from kmodkit.build.pipeline import build as run_build
 from kmodkit.cli import stdout_console
 from kmodkit.errors import UsageError
+from kmodkit.pipeline.build import BuildOptions, BuildResult
+from kmodkit.pipeline.build import build as run_build
+from kmodkit.pipeline.packing import PackageFormat
 
 console = stdout_console()
 
@@ -80,7 +80,7 @@ def build(
     with console.status("building", spinner="dots") as status:
         result = run_build(options, progress=lambda msg: status.update(msg))
         if check_reproducible:
-            from kmodkit.build.reproduce import check_reproducible as rebuild_twice
+            from kmodkit.pipeline.reproduce import check_reproducible as rebuild_twice
 
             status.update("rebuilding twice to compare")
             differences = rebuild_twice(options)

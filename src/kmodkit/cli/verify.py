@@ -60,8 +60,8 @@ def verify(
 
 
 def _rebuild_report(options: VerifyOptions) -> VerifyReport:
-    from kmodkit.build.pipeline import BuildOptions
-    from kmodkit.build.reproduce import check_reproducible
+    from kmodkit.pipeline.build import BuildOptions
+    from kmodkit.pipeline.reproduce import check_reproducible
 
     diffs = check_reproducible(
         BuildOptions(

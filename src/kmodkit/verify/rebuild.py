@@ -1,6 +1,6 @@
 """Reproducibility: compare two build output trees byte for byte.
 
-``compare_trees`` is the library part; ``kmodkit.build.reproduce`` drives two builds.
+``compare_trees`` is the library part; ``kmodkit.pipeline.reproduce`` drives two builds.
 """
 
 from __future__ import annotations

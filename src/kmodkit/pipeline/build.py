@@ -4,7 +4,7 @@ Everything is produced in a temporary directory next to the destination and rena
 place only after verification passed, so a failed build leaves dist/ as it was. Two engines
 fill the packages: ``direct`` (kmodkit obtains the modules and packs them) and ``sdk-make``
 (an OpenWrt SDK compiles and packs the generated feed); indexing, signing and verifying are
-the same for both (kmodkit.build.assemble).
+the same for both (kmodkit.pipeline.assemble).
 """
 
 from __future__ import annotations
@@ -15,22 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kmodkit import resources
-from kmodkit.build import modules_deps
-from kmodkit.build.assemble import (
-    BuildContext,
-    PackageOutcome,
-    outcomes_from_artifacts,
-    pack_kernel_package,
-    pack_kmods,
-    verify_output,
-    write_feeds,
-    write_generated,
-)
-from kmodkit.build.keys import BuildKeys, load_or_create_keys
-from kmodkit.build.packing import PackageFormat
-from kmodkit.build.report import write_build_report
-from kmodkit.build.scheme import version_scheme
-from kmodkit.build.sdk_make import run_sdk_make
 from kmodkit.catalog import (
     Release,
     Target,
@@ -43,6 +27,22 @@ from kmodkit.errors import UsageError
 from kmodkit.fsutil import atomic_directory, atomic_write_bytes
 from kmodkit.kernel import KernelTree, open_tree
 from kmodkit.kernel.kbuild import ModuleRequest, ModuleResult, obtain_modules
+from kmodkit.pipeline import modules_deps
+from kmodkit.pipeline.assemble import (
+    BuildContext,
+    PackageOutcome,
+    outcomes_from_artifacts,
+    pack_kernel_package,
+    pack_kmods,
+    verify_output,
+    write_feeds,
+    write_generated,
+)
+from kmodkit.pipeline.keys import BuildKeys, load_or_create_keys
+from kmodkit.pipeline.packing import PackageFormat
+from kmodkit.pipeline.report import write_build_report
+from kmodkit.pipeline.scheme import version_scheme
+from kmodkit.pipeline.sdk_make import run_sdk_make
 from kmodkit.render import render_config_seed, render_feed
 from kmodkit.resolve import resolve_closure
 

@@ -10,7 +10,7 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from kmodkit.build.pipeline import BuildOptions, build
+from kmodkit.pipeline.build import BuildOptions, build
 from kmodkit.verify.rebuild import Difference, compare_trees
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kmodkit.build.scheme import version_scheme
-from kmodkit.build.stage import (
+from kmodkit.formats.model import PackageMeta
+from kmodkit.pipeline.scheme import version_scheme
+from kmodkit.pipeline.stage import (
     POSTINST,
     PRERM,
     StagedFile,
@@ -13,7 +14,6 @@ from kmodkit.build.stage import (
     kmod_package,
     stage_entries,
 )
-from kmodkit.formats.model import PackageMeta
 
 
 def _testdata_entries(testdata: Path) -> tuple:

@@ -2,7 +2,7 @@
 
 No real SDK can be had here. The stand-in is one directory that is both a kernel tree for
 ``open_tree(sdk=...)`` (tests/standin_kernel.py: the distro kernel's .config/Module.symvers laid
-out under build_dir/, a toolchain, an SDK .config) and a driveable SDK (tests/build/standin_sdk.py:
+out under build_dir/, a toolchain, an SDK .config) and a driveable SDK (standin_sdk.py:
 recording ``scripts/feeds`` and ``Makefile``). Its "compile" copies REAL packages that the
 direct engine built beforehand from the session's distro kernel for the same release, and its
 ``.vermagic`` is that build's vermagic hash, so the pipeline's verification can pass for real.
@@ -20,10 +20,10 @@ from types import ModuleType
 import pytest
 
 import standin_kernel
-from kmodkit.build.pipeline import BuildOptions, BuildResult, build
 from kmodkit.errors import BuildError
 from kmodkit.formats import ipk, opkg_feed, usign
 from kmodkit.kernel.tree import KernelTree
+from kmodkit.pipeline.build import BuildOptions, BuildResult, build
 
 pytestmark = pytest.mark.kernel
 
@@ -172,7 +172,9 @@ def test_dist_holds_the_sdk_packages_and_a_signed_index(sdk_make_run: SdkMakeRun
     assert not (result.out_dir / "apk").exists()
     # the virtual kernel package the kmods depend on ships beside the feed, unindexed
     (kernel_ipk,) = (result.out_dir / "kernel").glob("kernel_*.ipk")
-    assert kernel_ipk.name == f"kernel_6.1.192~{result.tree.vermagic_hash}-r1_x86_64.ipk"
+    assert (
+        kernel_ipk.name == f"kernel_{result.tree.version}~{result.tree.vermagic_hash}-r1_x86_64.ipk"
+    )
 
     packages = (feed / "Packages").read_bytes()
     stanzas = [dict(s) for s in opkg_feed.parse_packages(packages, "Packages")]
@@ -181,7 +183,7 @@ def test_dist_holds_the_sdk_packages_and_a_signed_index(sdk_make_run: SdkMakeRun
     offload = next(feed.glob("kmod-nft-offload_*.ipk"))
     meta = ipk.read_ipk(offload.read_bytes(), offload.name).meta
     assert by_name["kmod-nft-offload"]["Version"] == meta.version
-    assert meta.depends[0] == f"kernel (=6.1.192~{result.tree.vermagic_hash}-r1)"
+    assert meta.depends[0] == f"kernel (={result.tree.version}~{result.tree.vermagic_hash}-r1)"
 
     key_file = result.out_dir / "keys" / result.keys.usign_key_id
     public = usign.read_public_key(key_file.read_text(), str(key_file))

@@ -9,7 +9,8 @@ from types import ModuleType
 
 import pytest
 
-from kmodkit.build.sdk_make import (
+from kmodkit.errors import BuildError, KernelTreeError, UsageError
+from kmodkit.pipeline.sdk_make import (
     SdkMakeResult,
     find_artifact,
     read_config_values,
@@ -17,7 +18,6 @@ from kmodkit.build.sdk_make import (
     run_sdk_make,
     source_dirs_from_index,
 )
-from kmodkit.errors import BuildError, KernelTreeError, UsageError
 
 
 def _load_standin() -> ModuleType:

@@ -10,22 +10,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from kmodkit.build.keys import BuildKeys
-from kmodkit.build.packing import PackageFormat, pack
-from kmodkit.build.scheme import VersionScheme
-from kmodkit.build.stage import (
-    StagedFile,
-    StagedSymlink,
-    kernel_package,
-    kmod_package,
-    stage_entries,
-)
 from kmodkit.catalog import Release, Target
 from kmodkit.errors import BuildError
 from kmodkit.formats import apk, apk_index, ipk, opkg_feed
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
 from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
 from kmodkit.kernel import KernelTree
+from kmodkit.pipeline.keys import BuildKeys
+from kmodkit.pipeline.packing import PackageFormat, pack
+from kmodkit.pipeline.scheme import VersionScheme
+from kmodkit.pipeline.stage import (
+    StagedFile,
+    StagedSymlink,
+    kernel_package,
+    kmod_package,
+    stage_entries,
+)
 from kmodkit.render import render_feed, render_kernel_fragment
 from kmodkit.resolve import Closure, ResolvedPackage
 

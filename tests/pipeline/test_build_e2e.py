@@ -14,12 +14,12 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from kmodkit.build.pipeline import BuildOptions, BuildResult, build
 from kmodkit.errors import KernelTreeError, UsageError
 from kmodkit.formats import apk, apk_index, ipk, opkg_feed
 from kmodkit.formats.control import parse_depends
 from kmodkit.formats.depends import parse_apk_dependency
 from kmodkit.kernel.modinfo import read_modinfo
+from kmodkit.pipeline.build import BuildOptions, BuildResult, build
 
 pytestmark = pytest.mark.kernel
 REPO = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from kmodkit import __version__
 from kmodkit.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
-    from kmodkit.build.assemble import BuildContext, PackageOutcome
-    from kmodkit.build.pipeline import BuildOptions
     from kmodkit.kernel.kbuild import ModuleResult
+    from kmodkit.pipeline.assemble import BuildContext, PackageOutcome
+    from kmodkit.pipeline.build import BuildOptions
 
 
 def _artifacts(root: Path, skip: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kmodkit.build.sdk_make import read_config_values, run_sdk_make
+from kmodkit.pipeline.sdk_make import read_config_values, run_sdk_make
 
 SDK_ENV = "KMODKIT_SDK_DIR"
 ROOT = "kmod-nft-offload"
