@@ -19,6 +19,7 @@ from kmodkit.catalog.qualifiers import (
     split_qualifier,
 )
 from kmodkit.errors import ResolveError, UsageError
+from kmodkit.kernel.modinfo import module_name
 
 DEFAULT_SYMBOLS = ("IPV6",)
 
@@ -101,7 +102,8 @@ class ResolvedPackage:
         ships, so `invoke verify`'s autoload check holds."""
         if self.autoload is None:
             return ()
-        return tuple(m for m in self.autoload.modules if m in present)
+        names = {module_name(p) for p in present}
+        return tuple(m for m in self.autoload.modules if module_name(m) in names)
 
     def render_modules_d(self, present: Collection[str] | None = None) -> str:
         """Content of the /etc/modules.d file (optionally limited as above)."""

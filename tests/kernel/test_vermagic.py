@@ -74,8 +74,8 @@ def test_kernel_vermagic_string() -> None:
     assert kernel_vermagic("6.6.93", {"CONFIG_MODULE_UNLOAD": "y"}) == "6.6.93 mod_unload"
 
 
-def test_parse_config_strips_quotes_and_skips_unset() -> None:
+def test_parse_config_strips_quotes_and_reads_unset_as_n() -> None:
     config = parse_config(KNOWN_CONFIG.decode())
     assert config["CONFIG_FOO"] == "plain"
     assert config["CONFIG_NF_FLOW_TABLE"] == "m"
-    assert "CONFIG_NFT_COMPAT" not in config
+    assert config["CONFIG_NFT_COMPAT"] == "n"

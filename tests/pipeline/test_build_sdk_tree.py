@@ -13,7 +13,6 @@ import pytest
 
 import standin_kernel
 from kmodkit.formats import ipk
-from kmodkit.kernel import open_tree
 from kmodkit.kernel.tree import KernelTree
 from kmodkit.pipeline.build import BuildOptions, build
 
@@ -67,6 +66,21 @@ def test_sdk_build_packs_prebuilt_modules_and_skips_builtin(sdk_build) -> None:
     assert result.compiled == 0
 
 
-def test_sdk_tree_is_read_from_the_sdk(sdk_build) -> None:
+def test_sdk_tree_is_read_from_the_sdk(sdk_build, distro_tree: KernelTree) -> None:
+    """Kernel identity and module bytes come from the SDK, not from the distro kernel it was
+    made of: the fixed .vermagic differs from the distro's computed hash, the build dir is
+    the SDK's, and every packed .ko is byte for byte the SDK's prebuilt file."""
     sdk, result = sdk_build
-    assert open_tree(sdk=sdk).vermagic_hash == result.tree.vermagic_hash
+    assert distro_tree.vermagic_hash != standin_kernel.FIXED_VERMAGIC
+    assert result.tree.vermagic_hash == standin_kernel.FIXED_VERMAGIC
+    assert result.tree.build_dir.is_relative_to(sdk.resolve())
+    kernel_ipk = next((result.out_dir / "kernel").glob("kernel_*.ipk"))
+    assert standin_kernel.FIXED_VERMAGIC in kernel_ipk.name
+    packed = 0
+    for path in (result.out_dir / "ipk").glob("*.ipk"):
+        for entry in ipk.read_ipk(path.read_bytes(), path.name).entries:
+            if entry.path.endswith(".ko"):
+                shipped = list(sdk.rglob(PurePosixPath(entry.path).name))
+                assert [p.read_bytes() for p in shipped] == [entry.data], entry.path
+                packed += 1
+    assert packed >= 10

@@ -13,7 +13,6 @@ from kmodkit.errors import BuildError, KernelTreeError, UsageError
 from kmodkit.pipeline.sdk_make import (
     SdkMakeResult,
     find_artifact,
-    read_config_values,
     render_feeds_conf,
     run_sdk_make,
     source_dirs_from_index,
@@ -242,9 +241,7 @@ def test_render_feeds_conf_keeps_comments_and_drops_old_kmodkit() -> None:
     assert render_feeds_conf("", Path("/f")) == "src-link kmodkit /f\n"
 
 
-def test_config_and_index_parsers() -> None:
-    values = read_config_values('CONFIG_A=m\n# CONFIG_B is not set\nCONFIG_C="x"\nnoise\n')
-    assert values == {"CONFIG_A": "m", "CONFIG_B": "n", "CONFIG_C": '"x"'}
+def test_index_parser() -> None:
     index = (
         "Source-Makefile: feeds/kmodkit/nft-offload/Makefile\nPackage: kmod-nft-offload\n"
         "Source-Makefile: feeds/kmodkit/nf-flow/Makefile\nPackage: kmod-nf-flow\n"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kmodkit.pipeline.sdk_make import read_config_values, run_sdk_make
+from kmodkit.kernel.kconfig_file import parse_kconfig
+from kmodkit.pipeline.sdk_make import run_sdk_make
 
 SDK_ENV = "KMODKIT_SDK_DIR"
 ROOT = "kmod-nft-offload"
@@ -57,10 +58,6 @@ $(eval $(call KernelPackage,nft-offload))
 """
 
 
-def _unquote(value: str) -> str:
-    return value.strip('"')
-
-
 def _feed(out: Path, board: str, subtarget: str) -> tuple[Path, list[str]]:
     """kmodkit's rendered feed when the renderer exists, else the hand-written one."""
     try:
@@ -91,9 +88,9 @@ def _feed(out: Path, board: str, subtarget: str) -> tuple[Path, list[str]]:
 def test_real_sdk_builds_kmod_nft_offload(tmp_path: Path) -> None:
     sdk = Path(os.environ[SDK_ENV])
     sdk_config = (sdk / ".config").read_text()
-    values = read_config_values(sdk_config)
-    board = _unquote(values["CONFIG_TARGET_BOARD"])
-    subtarget = _unquote(values["CONFIG_TARGET_SUBTARGET"])
+    values = parse_kconfig(sdk_config)
+    board = values["CONFIG_TARGET_BOARD"]
+    subtarget = values["CONFIG_TARGET_SUBTARGET"]
     feed, packages = _feed(tmp_path / "feed", board, subtarget)
 
     dropped = re.compile(r"^(# )?CONFIG_(ALL|ALL_KMODS|ALL_NONSHARED|PACKAGE_kmod-[^= ]+)[= ]")

@@ -12,7 +12,6 @@ from kmodkit.catalog import Catalog, load_catalog, lookup_release, lookup_target
 from kmodkit.render import (
     render_config_in,
     render_config_seed,
-    render_feed,
     render_kernel_fragment,
     render_makefile,
     render_modules_d,
@@ -232,25 +231,56 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
+_RENDER_SCRIPT = """
+import sys
+from pathlib import Path
+from kmodkit.catalog import load_catalog, lookup_release, lookup_target
+from kmodkit.render import render_feed
+from kmodkit.resolve import resolve_closure
+release = lookup_release("24.10")
+target = lookup_target("x86_64")
+closure = resolve_closure(load_catalog(), ["kmod-nft-offload"], release=release, target=target)
+render_feed(closure, flavour=sys.argv[1], out_dir=Path(sys.argv[2]), release=release, target=target)
+"""
+
+# Each render runs in its own interpreter: hash seed, time zone, umask and locale all differ.
+_ENVIRONMENTS = (
+    {"PYTHONHASHSEED": "0", "TZ": "UTC", "LC_ALL": "C", "UMASK": "022"},
+    {"PYTHONHASHSEED": "4242", "TZ": "Pacific/Kiritimati", "LC_ALL": "C.UTF-8", "UMASK": "077"},
+)
+
+
+def _render_in_process(flavour: str, out: Path, env: dict[str, str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import kmodkit
+
+    src = str(Path(kmodkit.__file__).resolve().parents[1])
+    full = {**os.environ, **env, "PYTHONPATH": src}
+    command = f'umask {env["UMASK"]} && exec {sys.executable} -c "$0" "$@"'
+    subprocess.run(["sh", "-c", command, _RENDER_SCRIPT, flavour, str(out)], env=full, check=True)
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mode & 0o777 for p in sorted(root.rglob("*"))}
+
+
 @pytest.mark.parametrize("flavour", ["buildroot", "out-of-tree"])
-def test_render_feed_is_deterministic(catalog: Catalog, tmp_path: Path, flavour: str) -> None:
-    closure = closure_for(catalog, "24.10")
-    first = render_feed(
-        closure, flavour=flavour, out_dir=tmp_path / "a", release=closure.release, target=X86
-    )
-    render_feed(
-        closure_for(load_catalog(), "24.10"),
-        flavour=flavour,
-        out_dir=tmp_path / "b",
-        release=closure.release,
-        target=X86,
-    )
-    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
-    assert tmp_path / "a" / "nft-offload" / "Makefile" in first
-    names = {p.name for p in (tmp_path / "a").iterdir()}
+def test_render_feed_is_deterministic(tmp_path: Path, flavour: str) -> None:
+    """Byte-identical across interpreters (PYTHONHASHSEED, TZ, umask, locale all differ)."""
+    for n, env in enumerate(_ENVIRONMENTS):
+        _render_in_process(flavour, tmp_path / str(n), env)
+    first, second = _tree(tmp_path / "0"), _tree(tmp_path / "1")
+    assert first == second
+    assert len(first) > 20
+    modes = _modes(tmp_path / "0")
+    assert set(modes.values()) <= {0o644, 0o755}, modes
+    names = {p.name for p in (tmp_path / "0").iterdir()}
     assert {"nft-offload", "nf-conntrack", "_kmodkit"} <= names
-    sysctl = tmp_path / "a" / "nf-conntrack" / "files" / "11-nf-conntrack.conf"
+    sysctl = tmp_path / "0" / "nf-conntrack" / "files" / "11-nf-conntrack.conf"
     assert b"nf_conntrack" in sysctl.read_bytes()
     if flavour == "out-of-tree":
-        kbuild = tmp_path / "a" / "nft-offload" / "kbuild" / "net" / "netfilter" / "Kbuild"
+        kbuild = tmp_path / "0" / "nft-offload" / "kbuild" / "net" / "netfilter" / "Kbuild"
         assert "obj-m := nf_flow_table_inet.o nft_flow_offload.o" in kbuild.read_text()

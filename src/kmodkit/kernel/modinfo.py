@@ -23,6 +23,15 @@ _SHN_XINDEX = 0xFFFF
 _CACHE_SIZE = 512
 
 
+def module_name(path_or_name: str) -> str:
+    """The kernel's name of a module, from a path (``net/x/nf-foo.ko``), a file name or a
+    ``depends=`` item: no directory, no ``.ko``, ``-`` as ``_`` (Kbuild's KBUILD_MODNAME, which
+    modprobe and ``depends=`` use). Every comparison of module names goes through here."""
+    base = path_or_name.rsplit("/", 1)[-1]
+    base = base.removesuffix(".ko")
+    return base.replace("-", "_")
+
+
 @dataclass(frozen=True)
 class ModInfo:
     name: str
@@ -214,7 +223,7 @@ def read_modinfo(data: bytes, where: str) -> ModInfo:
             _memo.pop(next(iter(_memo)), None)  # oldest first: modules are read in waves
         _memo[digest] = parsed
     info = dict(parsed.fields)
-    name = info.get("name") or where.rsplit("/", 1)[-1].removesuffix(".ko")
+    name = info.get("name") or module_name(where)
     depends = tuple(d for d in info.get("depends", "").split(",") if d)
     return ModInfo(
         name=name,

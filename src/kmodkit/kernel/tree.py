@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 from kmodkit.errors import KernelTreeError
+from kmodkit.kernel.kconfig_file import parse_kconfig as parse_config
+
+__all__ = ["KernelTree", "parse_config"]
 
 Provider = Literal["distro", "sdk", "path"]
 
@@ -37,8 +40,9 @@ KARCH_BY_MACHINE = {
 class KernelTree:
     """One kernel build that modules are taken from or compiled against.
 
-    ``config`` maps ``CONFIG_*`` names to their value as written in .config with surrounding
-    double quotes removed (``"m"``, ``"y"``, ``"0x10"``, ``"a string"``); unset symbols are absent.
+    ``config`` maps ``CONFIG_*`` names to their value as kernel.kconfig_file reads them
+    (``"m"``, ``"y"``, ``"0x10"``, ``"a string"``, ``"n"`` for ``is not set``); a symbol the
+    .config does not mention is absent, which every reader treats like ``"n"``.
     ``builtin_modules`` holds the paths of modules.builtin relative to the kernel tree
     (``"net/netfilter/nf_conntrack.ko"``), empty when the tree ships no modules.builtin (the
     distro headers do not: kbuild decides built-in from the Makefile and .config instead).
@@ -74,22 +78,6 @@ class KernelTree:
     def compiler(self) -> str:
         """The C compiler command Kbuild will run (cross prefix included)."""
         return self.cc if self.cc.startswith(self.cross_compile) else self.cross_compile + self.cc
-
-
-_CONFIG_LINE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
-
-
-def parse_config(text: str) -> dict[str, str]:
-    """``CONFIG_X=value`` lines of a .config; ``# CONFIG_X is not set`` lines are left out."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        match = _CONFIG_LINE.match(line.strip())
-        if match:
-            value = match.group(2)
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            values[match.group(1)] = value
-    return values
 
 
 def require_tree_files(build_dir: Path, names: tuple[str, ...] = ("Makefile", ".config")) -> None:

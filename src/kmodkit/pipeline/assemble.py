@@ -16,6 +16,7 @@ from kmodkit.formats import apk, apk_index, ipk, opkg_feed
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
 from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
 from kmodkit.kernel import KernelTree
+from kmodkit.kernel.modinfo import module_name
 from kmodkit.pipeline.keys import BuildKeys
 from kmodkit.pipeline.packing import PackageFormat, pack
 from kmodkit.pipeline.scheme import VersionScheme
@@ -100,7 +101,7 @@ def pack_kmods(
     """Stage and pack every kmod of the closure; returns the outcomes and how many were packed."""
     version = ctx.scheme.kmod_version(ctx.tree.version)
     kernel_dep = ctx.scheme.kernel_dependency(ctx.tree.version, ctx.tree.vermagic_hash)
-    shipped = {PurePosixPath(path).stem for path in module_bytes}
+    shipped = {module_name(path) for path in module_bytes}
     outcomes: list[PackageOutcome] = []
     packed = 0
     for pkg in ctx.closure.packages:

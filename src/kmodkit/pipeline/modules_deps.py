@@ -10,11 +10,10 @@ says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from kmodkit.errors import BuildError
 from kmodkit.kernel import KernelTree
-from kmodkit.kernel.modinfo import read_modinfo
+from kmodkit.kernel.modinfo import module_name, read_modinfo
 from kmodkit.resolve import Closure
 
 
@@ -41,8 +40,8 @@ def missing_package_depends(
     for pkg in closure.packages:
         for f in pkg.files:
             if f.path in module_bytes:
-                owner[Path(f.path).name.removesuffix(".ko")] = pkg.name
-    builtin = {Path(b).name.removesuffix(".ko") for b in tree.builtin_modules}
+                owner[module_name(f.path)] = pkg.name
+    builtin = {module_name(b) for b in tree.builtin_modules}
     added: dict[str, list[str]] = {}
     for pkg in closure.packages:
         reach = _declared_closure(closure, pkg.name)
@@ -52,7 +51,7 @@ def missing_package_depends(
                 continue
             info = read_modinfo(module_bytes[f.path], f.path)
             for dep in info.depends:
-                norm = dep.replace("-", "_")
+                norm = module_name(dep)
                 if norm in builtin:
                     continue
                 provider = owner.get(norm)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kmodkit.errors import BuildError, KernelTreeError, UsageError
 from kmodkit.fsutil import atomic_write_text, log_tail
+from kmodkit.kernel.kconfig_file import parse_kconfig
 
 FEED_NAME = "kmodkit"
 LOG_TAIL_LINES = 20
@@ -89,19 +90,6 @@ def render_feeds_conf(base_text: str, feed_dir: Path) -> str:
         kept.pop()
     kept.append(f"src-link {FEED_NAME} {feed_dir}")
     return "\n".join(kept) + "\n"
-
-
-def read_config_values(text: str) -> dict[str, str]:
-    """``CONFIG_X=v`` -> {"CONFIG_X": "v"}; ``# CONFIG_X is not set`` -> "n"."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("# CONFIG_") and line.endswith(" is not set"):
-            values[line[2 : -len(" is not set")]] = "n"
-        elif line.startswith("CONFIG_") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
 
 
 def source_dirs_from_index(index_text: str) -> dict[str, str]:
@@ -213,7 +201,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def _check_defconfig(sdk_dir: Path, packages: Sequence[str], log: Path) -> None:
     """Every requested package must survive ``make defconfig`` as ``=m``, else say why."""
-    values = read_config_values(_read_text(sdk_dir / ".config"))
+    values = parse_kconfig(_read_text(sdk_dir / ".config"))
     known_text = ""
     known_file = sdk_dir / "tmp" / ".config-package.in"
     if known_file.is_file():

@@ -7,16 +7,13 @@ bare ``CONFIG_X`` asks for ``m``, ``CONFIG_X=v`` for ``v``; once a symbol is ``y
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kmodkit.catalog import Release, Target
+from kmodkit.kernel.kconfig_file import parse_kconfig as parse_config
 from kmodkit.resolve import Closure
-
-_LINE_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
-_NOT_SET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
 
 
 def fragment_values(closure: Closure) -> dict[str, str]:
@@ -44,18 +41,6 @@ def render_kernel_fragment(
     """The fragment for the closure's kernel version (qualifiers already applied; release
     and target are those of the closure and accepted for symmetry with the other renderers)."""
     return format_fragment(fragment_values(closure))
-
-
-def parse_config(text: str) -> dict[str, str]:
-    """``.config``/fragment text -> {CONFIG_X: value}; ``is not set`` becomes ``n``."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if match := _LINE_RE.match(line):
-            values[match.group(1)] = match.group(2).strip('"')
-        elif match := _NOT_SET_RE.match(line):
-            values[match.group(1)] = "n"
-    return values
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kmodkit.kernel.modinfo import module_name as module_name  # the one definition
+
 Manager = Literal["opkg", "apk"]
 
 
@@ -79,11 +81,3 @@ class KernelRef:
     exported: set[str] | None = None  # symbols vmlinux exports (Module.symvers)
     module_exports: dict[str, str] = field(default_factory=dict)  # symbol -> in-tree module
     builtin: set[str] | None = None  # built-in module names (normalized)
-
-
-def module_name(path_or_name: str) -> str:
-    """Kernel module names use ``_``; file names may use ``-`` (modprobe treats them alike)."""
-    base = path_or_name.rsplit("/", 1)[-1]
-    if base.endswith(".ko"):
-        base = base[:-3]
-    return base.replace("-", "_")
