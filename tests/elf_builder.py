@@ -78,5 +78,3 @@ def build_elf(
         )
     body = ident + header + b"".join(bodies)
     return body + bytes(shoff - len(body)) + sections
-
-
