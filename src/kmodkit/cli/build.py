@@ -26,6 +26,16 @@ def parse_formats(fmt: str | None) -> tuple[PackageFormat, ...] | None:
     raise UsageError(f"--format must be ipk, apk or both, not {fmt!r}")
 
 
+def parse_jobs(jobs: str | int | None) -> int | None:
+    """``--jobs``: a positive integer, or None for the number of cores."""
+    if jobs is None or jobs == "":
+        return None
+    text = str(jobs).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise UsageError(f"--jobs must be a positive integer, not {str(jobs)!r}")
+    return int(text)
+
+
 def _summary(result: BuildResult) -> Table:
     table = Table(title=f"kmods for {result.target.name} on {result.tree.release}")
     table.add_column("package", no_wrap=True)
@@ -58,7 +68,7 @@ def build(
     out: str,
     key: str | None,
     apk_key: str | None,
-    jobs: int | None,
+    jobs: str | int | None,
     package: str,
     feeds: list[str],
     check_reproducible: bool,
@@ -73,7 +83,7 @@ def build(
         out=Path(out),
         usign_key=Path(key) if key else None,
         apk_key=Path(apk_key) if apk_key else None,
-        jobs=jobs,
+        jobs=parse_jobs(jobs),
         packages=tuple(p for p in package.replace(",", " ").split() if p),
         feeds=tuple(Path(f) for f in feeds),
     )

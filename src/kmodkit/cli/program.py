@@ -1,0 +1,103 @@
+"""The ``kmodkit`` console script: invoke's ``Program`` over the tasks of ``kmodkit.cli.tasks``.
+
+Runs from any directory (no tasks.py lookup). Two conveniences invoke's parser lacks:
+``kmodkit verify A B C`` (bare words after a task with a repeatable ``--path`` option are more
+paths) and ``kmodkit verify --help`` (invoke would read ``--help`` as the missing positional).
+"""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.parser.context import ParserContext
+from invoke.program import Program
+
+from kmodkit import __version__
+
+#: A task with an iterable option of this name takes extra bare words as more values of it.
+VARIADIC_OPTION = "--path"
+HELP_FLAGS = ("-h", "--help")
+
+
+def _takes_value(context: ParserContext, token: str) -> bool:
+    """Whether ``token`` is a flag of ``context`` whose value is the next word."""
+    if "=" in token or token not in context.flags:
+        return False
+    return bool(context.flags[token].takes_value)
+
+
+def rewrite_task_argv(tokens: list[str], contexts: dict[str, ParserContext]) -> list[str]:
+    """Map bare extra words to ``--path WORD``; return ``["--help", task]`` for a task's --help.
+
+    ``tokens`` are the words after the core options. A task that has a ``--path`` option takes
+    every further bare word as a path (so it ends the command line); for the other tasks the words
+    are left for invoke to parse. Words after ``--`` are never touched.
+    """
+    out: list[str] = []
+    context: ParserContext | None = None
+    positionals_left = 0
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            return out + tokens[i:]
+        switching = not positionals_left and not (context and _variadic(context))
+        if context is None or (switching and token in contexts):
+            if token in contexts:
+                context = contexts[token]
+                positionals_left = len(context.positional_args)
+            out.append(token)
+        elif token in HELP_FLAGS:
+            return ["--help", str(context.name)]
+        elif token.startswith("-") and token != "-":
+            out.append(token)
+            if _takes_value(context, token) and i + 1 < len(tokens):
+                i += 1
+                out.append(tokens[i])
+        elif positionals_left:
+            positionals_left -= 1
+            out.append(token)
+        elif _variadic(context):
+            out += [VARIADIC_OPTION, token]
+        else:
+            out.append(token)
+        i += 1
+    return out
+
+
+def _variadic(context: ParserContext) -> bool:
+    return VARIADIC_OPTION in context.flags and context.flags[VARIADIC_OPTION].kind is list
+
+
+class KmodkitProgram(Program):
+    """invoke's Program with the argv conveniences of :func:`rewrite_task_argv`."""
+
+    def parse_tasks(self) -> None:
+        contexts = {
+            str(ctx.name): ctx
+            for ctx in self.collection.to_contexts(
+                ignore_unknown_help=self.config.tasks.ignore_unknown_help
+            )
+        }
+        words = rewrite_task_argv(list(self.core.unparsed), contexts)
+        if words[:1] == ["--help"]:
+            self.args.help.value = words[1]
+            words = []
+        self.core.unparsed = words
+        super().parse_tasks()
+
+
+def program(namespace: Collection | None = None) -> KmodkitProgram:
+    from kmodkit.cli.tasks import ns
+
+    return KmodkitProgram(
+        version=__version__,
+        namespace=namespace or ns,
+        name="kmodkit",
+        binary="kmodkit",
+        binary_names=["kmodkit"],
+    )
+
+
+def main() -> None:
+    """Entry point of the ``kmodkit`` console script."""
+    program().run()
