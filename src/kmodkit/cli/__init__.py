@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from kmodkit.errors import KmodkitError
+from kmodkit.fsutil import Terminated, terminate_as_interrupt
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -25,9 +26,13 @@ def stdout_console() -> Console:
 def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
     """Call ``fn`` and exit with its status; a KmodkitError becomes one line, no traceback."""
     try:
-        status = fn(**kwargs) or 0
+        with terminate_as_interrupt():  # SIGTERM cleans up exactly like Ctrl-C
+            status = fn(**kwargs) or 0
     except KmodkitError as exc:
         stderr.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except Terminated as exc:
+        stderr.print("terminated")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("interrupted")

@@ -14,7 +14,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Literal
 from filelock import FileLock
 
 from kmodkit.errors import BuildError, FormatError
-from kmodkit.fsutil import atomic_directory, log_tail
+from kmodkit.fsutil import atomic_directory, log_tail, temp_directory
 from kmodkit.kernel.makefile import KbuildMakefile, parse_kbuild_makefile
 from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.kernel.sources import ensure_source_dirs
@@ -117,8 +116,8 @@ def _compile_dir(
     jobs: int,
 ) -> None:
     """Run Kbuild for one directory; copy the .ko files and Module.symvers into ``out``."""
-    with tempfile.TemporaryDirectory(prefix="kbuild-", dir=cache_dir()) as tmp:
-        work = Path(tmp) / directory.replace("/", "_")
+    with temp_directory(cache_dir(), "kbuild") as tmp:
+        work = tmp / directory.replace("/", "_")
         shutil.copytree(src, work, ignore=shutil.ignore_patterns(".kmodkit-unpacked"))
         if (work / "Kbuild").exists():
             (work / "Kbuild").rename(work / "Makefile.kernel")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from filelock import FileLock
 
 from kmodkit.errors import KernelTreeError
+from kmodkit.fsutil import temp_directory
 from kmodkit.kernel.tree import KernelTree, read_version
 from kmodkit.resources import cache_dir
 
@@ -50,9 +50,18 @@ def _extract(tarball: Path, root: Path, dirs: list[str], version: str) -> None:
         raise KernelTreeError("`tar` not found in PATH: cannot unpack kernel sources")
     prefix = tarball_prefix(tarball)
     root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".unpack-", dir=root) as tmp:
+    # Beside the source root (same filesystem), so a stale one is found by the cache sweep.
+    with temp_directory(root.parent, "unpack") as tmp:
         members = [f"{prefix}/Makefile", *(f"{prefix}/{d}/*" for d in dirs)]
-        command = ["tar", "-xf", str(tarball), "-C", tmp, "--strip-components=1", "--wildcards"]
+        command = [
+            "tar",
+            "-xf",
+            str(tarball),
+            "-C",
+            str(tmp),
+            "--strip-components=1",
+            "--wildcards",
+        ]
         result = subprocess.run(
             [*command, *members], capture_output=True, text=True, errors="replace", check=False
         )
@@ -62,7 +71,7 @@ def _extract(tarball: Path, root: Path, dirs: list[str], version: str) -> None:
                 f"cannot unpack {', '.join(dirs)} from the kernel sources: {last}",
                 where=str(tarball),
             )
-        found = read_version(Path(tmp) / "Makefile")
+        found = read_version(tmp / "Makefile")
         if found != version:
             raise KernelTreeError(
                 f"kernel source version {found} does not match the kernel headers' version "
@@ -74,8 +83,8 @@ def _extract(tarball: Path, root: Path, dirs: list[str], version: str) -> None:
             if target.exists():
                 shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / directory / _DONE).write_text(version + "\n")
-            (Path(tmp) / directory).rename(target)
+            (tmp / directory / _DONE).write_text(version + "\n")
+            (tmp / directory).rename(target)
 
 
 def ensure_source_dirs(

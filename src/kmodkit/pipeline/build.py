@@ -24,7 +24,7 @@ from kmodkit.catalog import (
     lookup_target,
 )
 from kmodkit.errors import UsageError
-from kmodkit.fsutil import atomic_directory, atomic_write_bytes
+from kmodkit.fsutil import atomic_directory, atomic_write_bytes, sweep_stale_under
 from kmodkit.kernel import KernelTree, open_tree
 from kmodkit.kernel.kbuild import ModuleRequest, ModuleResult, obtain_modules
 from kmodkit.pipeline import modules_deps
@@ -48,6 +48,8 @@ from kmodkit.resolve import resolve_closure
 
 Progress = Callable[[str], None]
 FORMATS: tuple[PackageFormat, ...] = ("ipk", "apk")
+# Cache temporaries sit at most two levels down (modules/<xx>/, packs/<xx>/, sources/<key>/).
+CACHE_SWEEP_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         builtin_modules=tree.builtin_modules,
     )
     cache = resources.cache_dir()
+    sweep_stale_under(cache, CACHE_SWEEP_DEPTH)  # debris of killed runs (dead owners only)
     where = Path(dist_name(release, tree, release_given is not None), target.name)
     dest = options.out / where
     logs = cache / "logs" / where
