@@ -269,10 +269,17 @@ def test_missing_end_blocks_are_reported_not_fatal() -> None:
         read_tar(archive[:1100], "e.tar")
 
 
-def test_unsupported_entry_types_are_rejected() -> None:
-    head = bytearray(write_gnu_tar([TarMember("./fifo", "file", mtime=MTIME)])[:512])
-    head[156:157] = b"6"
-    with pytest.raises(FormatError, match="unsupported tar entry type b'6' at offset 0"):
+def test_devices_and_fifos_are_read_as_stored_other_types_rejected() -> None:
+    """verify must see a FIFO or device node to fail it; the writer never makes one."""
+    head = bytearray(write_gnu_tar([TarMember("./node", "file", mtime=MTIME)])[:512])
+    for flag, kind in ((b"3", "chardev"), (b"4", "blockdev"), (b"6", "fifo")):
+        head[156:157] = flag
+        layer = read_tar(_reseal(head) + bytes(1024), "f.tar")
+        assert [(m.name, m.kind) for m in layer.members] == [("./node", kind)]
+        with pytest.raises(FormatError, match=r"refusing to write.*special-file"):
+            write_gnu_tar(layer.members)
+    head[156:157] = b"8"
+    with pytest.raises(FormatError, match="unsupported tar entry type b'8' at offset 0"):
         read_tar(_reseal(head) + bytes(1024), "f.tar")
 
 

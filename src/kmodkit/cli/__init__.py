@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from kmodkit.errors import KmodkitError
 from kmodkit.fsutil import Terminated, terminate_as_interrupt
@@ -29,7 +30,7 @@ def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
         with terminate_as_interrupt():  # SIGTERM cleans up exactly like Ctrl-C
             status = fn(**kwargs) or 0
     except KmodkitError as exc:
-        stderr.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         sys.exit(exc.exit_code)
     except Terminated as exc:
         stderr.print("terminated")

@@ -37,6 +37,7 @@ from kmodkit.formats.depends import (
     split_apk_dependencies,
 )
 from kmodkit.formats.model import APK_SCRIPT_NAMES, Entry, PackageInput, PackageMeta
+from kmodkit.formats.pathsafety import Member, require_safe
 
 __all__ = ["ApkFile", "ApkPackage", "BlockInfo", "apk_filename", "pack_apk", "read_apk"]
 
@@ -234,6 +235,7 @@ def pack_apk(
     when the entries do not already carry it.
     """
     entries = list(pkg.entries)
+    require_safe((Member(e.path, e.kind, e.mode, e.target) for e in entries), pkg.meta.name)
     list_path = f"lib/apk/packages/{pkg.meta.name}.list"
     if add_file_list and all(_clean_path(e.path) != list_path for e in entries):
         entries.append(Entry(list_path, "file", 0o644, _file_list(entries)))

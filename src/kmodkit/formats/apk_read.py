@@ -17,9 +17,20 @@ from kmodkit.formats import apk_schema as S
 from kmodkit.formats.adb import AdbReader
 from kmodkit.formats.depends import format_dependency
 from kmodkit.formats.model import Entry
+from kmodkit.formats.pathsafety import Hazard, Member, find_hazards
 
 UNIQUE_ID_LEN = 20  # apk stores a sha256 truncated to sha1 length as the package unique id
 S_IFLNK = 0xA000
+ApkKind = Literal["file", "dir", "symlink", "hardlink", "chardev", "blockdev", "fifo", "other"]
+# file ``target``: u16le file type + payload (apk-tools extract_v3): a link path for symlinks
+# and hard links (S_IFREG), a u64le device number for devices and FIFOs
+TARGET_KINDS: dict[int, ApkKind] = {
+    S_IFLNK: "symlink",
+    0x8000: "hardlink",
+    0x2000: "chardev",
+    0x6000: "blockdev",
+    0x1000: "fifo",
+}
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,8 @@ class BlockInfo:
 class ApkFile:
     """A path of the package with apk's per-file metadata (verify checks these)."""
 
-    path: str
-    kind: Literal["file", "dir", "symlink", "other"]
+    path: str  # directory name + "/" + file name, as stored
+    kind: ApkKind
     mode: int
     user: str
     group: str
@@ -42,6 +53,13 @@ class ApkFile:
     mtime: int | None = None
     sha256: bytes | None = None
     target: bytes | None = None
+
+    @property
+    def link(self) -> str:
+        """The link target of a symlink or hard link ("" for anything else)."""
+        if self.kind not in ("symlink", "hardlink") or self.target is None:
+            return ""
+        return self.target[2:].decode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,16 @@ def _is_sorted(kind: S.Kind, items: list[S.Value]) -> bool:
     return all(S.compare(kind, a, b) <= 0 for a, b in itertools.pairwise(items))
 
 
+def _target_kind(target: bytes) -> ApkKind:
+    """What a file ``target`` makes of the file, checked as apk-tools checks it."""
+    kind = TARGET_KINDS.get(int.from_bytes(target[:2], "little")) if len(target) >= 2 else None
+    if kind is None:
+        return "other"
+    if kind == "symlink" or kind == "hardlink":
+        return kind if len(target) > 2 else "other"
+    return kind if len(target) == 10 else "other"  # devices and FIFOs: a u64 device number
+
+
 def _walk_paths(
     paths: list[S.Value], problems: list[str]
 ) -> tuple[list[ApkFile], dict[tuple[int, int], ApkFile]]:
@@ -142,12 +170,11 @@ def _walk_paths(
             facl = f.get("acl") if isinstance(f.get("acl"), dict) else {}
             assert isinstance(facl, dict)
             target = f.get("target")
-            kind: Literal["file", "symlink", "other"] = "file"
+            kind: ApkKind = "file"
             if isinstance(target, bytes):
-                is_link = len(target) > 2 and int.from_bytes(target[:2], "little") == S_IFLNK
-                kind = "symlink" if is_link else "other"
-                if not is_link:
-                    problems.append(f"{path}: unsupported special file or hardlink target")
+                kind = _target_kind(target)
+                if kind == "other":
+                    problems.append(f"{path}: file target of unknown type")
             size, mtime, digest = (f.get(k) for k in ("size", "mtime", "hash"))
             fmode = facl.get("mode")
             item = ApkFile(
@@ -218,9 +245,8 @@ def read_package(data: bytes, name: str = "<apk>") -> ApkPackage:
             entries.append(Entry(f.path, "dir", f.mode))
         elif f.kind == "file":
             entries.append(Entry(f.path, "file", f.mode, contents.get(f.path, b"")))
-        elif f.kind == "symlink" and f.target is not None:
-            link = f.target[2:].decode("utf-8", "surrogateescape")
-            entries.append(Entry(f.path, "symlink", f.mode, b"", link))
+        elif f.kind != "dir":
+            entries.append(Entry(f.path, f.kind, f.mode, b"", f.link))
 
     scripts_obj = root.get("scripts") if isinstance(root.get("scripts"), dict) else {}
     assert isinstance(scripts_obj, dict)
@@ -257,6 +283,11 @@ def read_package(data: bytes, name: str = "<apk>") -> ApkPackage:
         unique_id_ok=uid_ok,
         problems=tuple(problems),
     )
+
+
+def apk_hazards(pkg: ApkPackage) -> list[Hazard]:
+    """What in this package would harm the device it is installed on (formats.pathsafety)."""
+    return find_hazards(Member(f.path, f.kind, f.mode, f.link) for f in pkg.files)
 
 
 def read_apk(data: bytes, name: str = "<apk>") -> ApkPackage:

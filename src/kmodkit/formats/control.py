@@ -108,6 +108,11 @@ def split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def ascii_uint(text: str) -> int | None:
+    """A non-negative decimal of ASCII digits, or None (``str.isdigit`` accepts ``²``)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def meta_from_fields(fields: Sequence[Field]) -> PackageMeta:
     """Rebuild the shared package model from a control stanza (inverse of control_fields_for)."""
     epoch = field_value(fields, "SourceDateEpoch")
@@ -128,7 +133,7 @@ def meta_from_fields(fields: Sequence[Field]) -> PackageMeta:
         url=field_value(fields, "URL"),
         abi_version=field_value(fields, "ABIVersion"),
         cpe_id=field_value(fields, "CPE-ID"),
-        source_date_epoch=int(epoch) if epoch.isdigit() else None,
+        source_date_epoch=ascii_uint(epoch),
     )
 
 

@@ -9,7 +9,6 @@ the structural facts ``verify`` compares with OpenWrt's (formats, owners, mtimes
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -106,8 +105,11 @@ def data_members(entries: tuple[Entry, ...] | list[Entry], mtime: int) -> list[T
             if not entry.target:
                 raise FormatError(f"symlink {entry.path!r} has no target")
             members.append(TarMember(name, "symlink", 0o777, linkname=entry.target, mtime=mtime))
-        else:
+        elif entry.kind == "file":
             members.append(TarMember(name, "file", entry.mode & 0o7777, entry.data, mtime=mtime))
+        else:  # hard links and special files: write_gnu_tar refuses them, naming the rule
+            kind = "fifo" if entry.kind == "other" else entry.kind
+            members.append(TarMember(name, kind, entry.mode, linkname=entry.target))
     return members
 
 
@@ -247,18 +249,22 @@ def _gz_tar(blob: bytes, where: str, max_unpacked: int) -> tuple[TarLayer, Layer
     return layer, _facts(where.rsplit(":", 1)[-1], header, layer, len(blob), len(raw))
 
 
-def _entries(layer: TarLayer, where: str) -> tuple[Entry, ...]:
+def stored_path(name: str) -> str:
+    """A tar member name as an Entry path: the ``./`` root prefix and a directory's trailing
+    slash dropped, nothing else (``../../x`` and ``/etc/x`` stay what they are)."""
+    path = name[2:] if name.startswith("./") else name
+    return path.rstrip("/") or path
+
+
+def _entries(layer: TarLayer) -> tuple[Entry, ...]:
+    """The data.tar members as stored; whether they are safe is formats.pathsafety's call."""
     entries: list[Entry] = []
     for m in layer.members:
-        path = posixpath.normpath("/" + m.name).lstrip("/")
+        path = stored_path(m.name)
         if path in ("", "."):
             continue
-        if m.kind == "hardlink":
-            raise FormatError(f"hard link {m.name!r} is not supported in an ipk", where=where)
-        kind = "file" if m.kind == "file" else m.kind
-        entries.append(
-            Entry(path, kind, m.mode & 0o7777, m.data, m.linkname if kind == "symlink" else "")
-        )
+        link = m.linkname if m.kind in ("symlink", "hardlink") else ""
+        entries.append(Entry(path, m.kind, m.mode & 0o7777, m.data, link))
     return tuple(entries)
 
 
@@ -307,7 +313,7 @@ def read_ipk(
         fields=tuple(fields),
         meta=meta_from_fields(fields),
         control_members=control_files,
-        entries=_entries(data_layer, f"{name}:data.tar.gz"),
+        entries=_entries(data_layer),
         outer_format=outer_format,
         outer_members=names,
         debian_binary=members["debian-binary"],

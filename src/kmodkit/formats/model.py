@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-EntryKind = Literal["file", "dir", "symlink"]
+# Packers write file, dir and symlink; readers also report what a hostile package may hold
+# (hard links, devices, FIFOs, "other" for an unknown apk file type) so verify can judge it.
+EntryKind = Literal["file", "dir", "symlink", "hardlink", "chardev", "blockdev", "fifo", "other"]
 
 # opkg maintainer-script names -> apk v3 script names (apk-tools' package schema).
 APK_SCRIPT_NAMES: dict[str, str] = {
@@ -41,6 +43,8 @@ class Entry:
     """One filesystem object inside a package.
 
     ``path`` is relative and POSIX, without a leading ``/`` or ``./`` (``lib/modules/x/y.ko``).
+    Readers keep a path as the package stores it (``../../x`` stays so); ``target`` is the
+    link target of a symlink or hard link.
     """
 
     path: str

@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple
 from zlib import adler32
 
 from kmodkit.errors import FormatError
+from kmodkit.formats.pathsafety import Hazard, Member, find_hazards, require_safe
 
 BLOCK = 512
 RECORD = 20 * BLOCK  # GNU tar's default blocking factor pads archives to 10240 bytes
@@ -24,11 +25,12 @@ POSIX_MAGIC = b"ustar\x0000"
 LONGLINK_NAME = b"././@LongLink"
 MAX_MEMBERS = 100_000
 
-TarKind = Literal["file", "dir", "symlink", "hardlink"]
+# what a header's type flag says; devices and FIFOs are read (verify must see them), never written
+TarKind = Literal["file", "dir", "symlink", "hardlink", "chardev", "blockdev", "fifo"]
 TarFormat = Literal["gnu", "ustar", "pax", "v7"]
 HeaderFormat = Literal["gnu", "ustar", "v7"]  # what one header's magic field says
 
-_TYPEFLAG: dict[TarKind, bytes] = {"file": b"0", "dir": b"5", "symlink": b"2", "hardlink": b"1"}
+_TYPEFLAG: dict[str, bytes] = {"file": b"0", "dir": b"5", "symlink": b"2", "hardlink": b"1"}
 _KIND_OF_FLAG: dict[bytes, TarKind] = {
     b"0": "file",
     b"\x00": "file",
@@ -36,6 +38,9 @@ _KIND_OF_FLAG: dict[bytes, TarKind] = {
     b"5": "dir",
     b"2": "symlink",
     b"1": "hardlink",
+    b"3": "chardev",
+    b"4": "blockdev",
+    b"6": "fifo",
 }
 
 
@@ -115,13 +120,15 @@ def _long_record(kind_flag: bytes, value: bytes) -> bytes:
     return head + payload + _padding(len(payload))
 
 
-def write_gnu_tar(members: list[TarMember] | tuple[TarMember, ...]) -> bytes:
+def write_gnu_tar(members: list[TarMember] | tuple[TarMember, ...], where: str = "") -> bytes:
     """Serialise members in the given order as GNU tar, owner 0/0 with empty names.
 
     Names and link targets longer than 100 bytes get ``././@LongLink`` records (K before L),
     as GNU tar writes them; the archive is padded to a 10240-byte record. The parts are joined
-    once, so each payload is copied once however large.
+    once, so each payload is copied once however large. Members that would harm a device
+    (formats.pathsafety: ``..``, escaping links, hard links, devices, setuid...) are refused.
     """
+    require_safe((Member(m.name, m.kind, m.mode, m.linkname) for m in members), where)
     parts: list[bytes] = []
     for member in members:
         name = member.name.encode("utf-8")
@@ -416,3 +423,8 @@ def read_ar(data: bytes, where: str) -> tuple[ArMember, ...]:
             raise FormatError(f"more than {MAX_MEMBERS} ar members", where=where)
         pos += 60 + size + (size & 1)
     return tuple(members)
+
+
+def tar_hazards(layer: TarLayer) -> list[Hazard]:
+    """What in this archive would harm the device it is unpacked on (formats.pathsafety)."""
+    return find_hazards(Member(m.name, m.kind, m.mode, m.linkname) for m in layer.members)

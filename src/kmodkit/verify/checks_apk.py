@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from kmodkit.errors import KmodkitError
 from kmodkit.formats import apk_index
 from kmodkit.formats.apk import read_apk
+from kmodkit.formats.apk_read import apk_hazards
 from kmodkit.verify import checks_feed as feed
 from kmodkit.verify import managers
 from kmodkit.verify.checks_meta import MetaFacts
+from kmodkit.verify.checks_paths import check_members
 from kmodkit.verify.discover import FeedDir
 from kmodkit.verify.model import Findings
-from kmodkit.verify.views import PackageView
+from kmodkit.verify.views import Dep, PackageView
 
 _PROBLEM_CHECKS = (
     (("data", "hash mismatch", "sha256", "size"), "apk.data-hash"),
@@ -43,6 +45,7 @@ def read_apk_view(data: bytes, art: str, filename: str, findings: Findings) -> M
         return None
     for problem in pkg.problems:
         findings.fail(_problem_check(problem), art, problem)
+    check_members(findings, art, [("", apk_hazards(pkg))])
     order = [b.type for b in pkg.blocks]
     findings.ok("apk.container.blocks", art, f"{' '.join(order)} ({pkg.compression})")
     findings.ok("apk.container.schema", art, "package schema decodes")
@@ -109,7 +112,11 @@ def read_apk_index(data: bytes, where: str) -> ApkIndexFacts:
             size=pkg.file_size,
             adb_hash=pkg.sha256.hex(),
         )
-        entry.depends = [managers.parse_depends("apk", t, where)[0] for t in pkg.depends]
+        # an empty or blank dependency name parses to no group: keep it, so feed.deps names it
+        entry.depends = [
+            groups[0] if (groups := managers.parse_depends("apk", t, where)) else [Dep(t)]
+            for t in pkg.depends
+        ]
         entry.provides = list(pkg.provides)
         facts.entries.append(entry)
     return facts

@@ -61,7 +61,7 @@ def parse_packages_index(text: str, where: str) -> list[IndexEntry]:
             if not name:
                 raise FormatError(f"stanza at line {start + 1} has no Package field", where=where)
             size = fields.get("Size", "")
-            if size and not size.isdigit():
+            if size and control.ascii_uint(size) is None:
                 raise FormatError(f"{name}: Size {size!r} is not a number", where=where)
             entries.append(
                 IndexEntry(

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kmodkit.errors import FormatError
+from kmodkit.formats.control import ascii_uint
 from kmodkit.formats.gzipio import gzip_decompress
 from kmodkit.formats.ipk import DEBIAN_BINARY, OUTER_MEMBERS
-from kmodkit.formats.tarball import TarLayer, read_tar
+from kmodkit.formats.tarball import TarLayer, read_tar, tar_hazards
 from kmodkit.verify.checks_meta import MetaFacts
+from kmodkit.verify.checks_paths import check_members
 from kmodkit.verify.model import Findings
 from kmodkit.verify.views import PackageView
 
@@ -111,6 +113,15 @@ def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None
             sizes["data.tar"] = tar_size
         gzip_problems += problems
         tar_problems += _tar_problems(inner[label], label, sort=True)
+    check_members(
+        findings,
+        artifact,
+        [
+            ("outer tar", tar_hazards(outer)),
+            ("control.tar.gz", tar_hazards(inner["control.tar.gz"])),
+            ("data.tar.gz", tar_hazards(inner["data.tar.gz"])),
+        ],
+    )
     mtimes = {m.mtime for layer in (outer, *inner.values()) for m in layer.members}
     if len(mtimes) > 1:
         tar_problems.append(f"{len(mtimes)} different mtimes (expected one SOURCE_DATE_EPOCH)")
@@ -198,10 +209,9 @@ def ipk_meta_facts(facts: IpkFacts, filename: str) -> MetaFacts:
     meta = MetaFacts(view=facts.view, filename=filename)
     meta.missing = [name for name in REQUIRED_FIELDS if not fields.get(name)]
     size = fields.get("Installed-Size", "")
-    if size and not size.isdigit():
+    meta.installed_size = ascii_uint(size) if size else None
+    if size and meta.installed_size is None:
         meta.malformed.append(f"Installed-Size {size!r} is not a number")
-    elif size:
-        meta.installed_size = int(size)
     meta.depends_raw = fields.get("Depends", "")
     meta.license = fields.get("License", "")
     meta.source_date_epoch = fields.get("SourceDateEpoch")

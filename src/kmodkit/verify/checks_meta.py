@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from kmodkit.errors import FormatError
+from kmodkit.formats.control import ascii_uint
 from kmodkit.verify import managers
 from kmodkit.verify.model import Findings
 from kmodkit.verify.views import PackageView, parse_kernel_dep_version
@@ -148,7 +149,7 @@ def check_metadata(
         findings.ok("meta.source-date-epoch", art, "no files to date")
     elif facts.source_date_epoch is None:
         findings.warn("meta.source-date-epoch", art, "no SourceDateEpoch (not reproducible-proof)")
-    elif not facts.source_date_epoch.isdigit():
+    elif ascii_uint(facts.source_date_epoch) is None:
         findings.fail("meta.source-date-epoch", art, f"SourceDateEpoch {facts.source_date_epoch!r}")
     else:
         findings.ok("meta.source-date-epoch", art, f"SourceDateEpoch {facts.source_date_epoch}")

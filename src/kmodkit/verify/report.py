@@ -33,17 +33,19 @@ def render_table(report: VerifyReport, *, verbose: bool = False) -> Table:
         passed = [r for r in results if r.status == "pass"]
         first = True
         for r in shown:
-            table.add_row(
-                artifact if first else "",
-                r.check_id,
+            table.add_row(  # Text, never markup: a package may be named "[/evil]"
+                Text(artifact if first else ""),
+                Text(r.check_id),
                 Text(_LABEL[r.status], style=_STYLE[r.status]),
-                r.message,
+                Text(r.message),
             )
             first = False
         if passed and not verbose:
             ids = ", ".join(r.check_id for r in passed)
             label = Text(_LABEL["pass"], style=_STYLE["pass"])
-            table.add_row(artifact if first else "", f"{len(passed)} checks", label, ids)
+            table.add_row(
+                Text(artifact if first else ""), f"{len(passed)} checks", label, Text(ids)
+            )
         table.add_section()
     return table
 
