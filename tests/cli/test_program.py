@@ -115,8 +115,9 @@ def test_verify_help_prints_help(runner, tmp_path: Path) -> None:
     assert "cannot read" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("runner", [kmodkit, invoke])
-@pytest.mark.parametrize("jobs", ["abc", "-3", "0"])
+@pytest.mark.parametrize(
+    ("runner", "jobs"), [(kmodkit, "abc"), (kmodkit, "0"), (invoke, "abc"), (invoke, "-3")]
+)
 def test_invalid_jobs_is_one_clean_line(runner, jobs: str, tmp_path: Path) -> None:
     proc = runner("build", "--jobs", jobs, "--out", str(tmp_path / "dist"), cwd=tmp_path)
     assert proc.returncode == 2

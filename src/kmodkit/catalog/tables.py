@@ -175,7 +175,9 @@ def lookup_release(name: str) -> Release:
 
 
 def lookup_target(name: str) -> Target:
-    """A target by ``board/subtarget``, ``board-subtarget`` or an alias such as ``x86_64``."""
+    """A target by ``board/subtarget``, ``board-subtarget``, an alias such as ``x86_64``, or a
+    package arch that exactly one target uses (a shared one such as ``mips_24kc`` is refused,
+    naming the targets to choose from)."""
     table = targets()
     wanted = name.strip()
     if wanted in table:
@@ -183,4 +185,15 @@ def lookup_target(name: str) -> Target:
     for target in table.values():
         if wanted in target.aliases or wanted == f"{target.board}-{target.subtarget}":
             return target
-    raise UsageError(f"unknown target {name!r}; valid: {', '.join(table)} (or x86_64, x86-64)")
+    by_arch = [key for key, target in table.items() if target.pkg_arch == wanted]
+    if len(by_arch) == 1:
+        return table[by_arch[0]]
+    if by_arch:
+        raise UsageError(
+            f"package arch {wanted!r} is shared by {len(by_arch)} targets "
+            f"({', '.join(by_arch)}); name one as board/subtarget"
+        )
+    raise UsageError(
+        f"unknown target {name!r}; valid: {', '.join(table)} "
+        "(or a package arch such as x86_64, or board-subtarget)"
+    )

@@ -7,7 +7,7 @@ from typing import cast
 
 from rich.table import Table
 
-from kmodkit.cli import stdout_console
+from kmodkit.cli import check_writable_dir, stdout_console
 from kmodkit.errors import UsageError
 from kmodkit.pipeline.build import BuildOptions, BuildResult
 from kmodkit.pipeline.build import build as run_build
@@ -73,6 +73,8 @@ def build(
     feeds: list[str],
     check_reproducible: bool,
 ) -> int:
+    jobs_count = parse_jobs(jobs)
+    check_writable_dir(Path(out), f"--out {out}")
     options = BuildOptions(
         target=target,
         release=release,
@@ -83,7 +85,7 @@ def build(
         out=Path(out),
         usign_key=Path(key) if key else None,
         apk_key=Path(apk_key) if apk_key else None,
-        jobs=parse_jobs(jobs),
+        jobs=jobs_count,
         packages=tuple(p for p in package.replace(",", " ").split() if p),
         feeds=tuple(Path(f) for f in feeds),
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from kmodkit.cli import stdout_console
+from kmodkit.cli import check_writable_dir, stdout_console
 from kmodkit.errors import UsageError
 from kmodkit.fsutil import atomic_write_text
 from kmodkit.verify import VerifyOptions, verify_paths
@@ -42,6 +42,9 @@ def verify(
 ) -> int:
     if kernel_dir and sdk:
         raise UsageError("give either --kernel-dir or --sdk, not both")
+    for option, report_path in (("--json", json_out), ("--junit", junit_out)):
+        if report_path:
+            check_writable_dir(Path(report_path).parent, f"{option} {report_path}")
     options = VerifyOptions(
         index=tuple(index),
         kernel_dir=Path(kernel_dir) if kernel_dir else None,

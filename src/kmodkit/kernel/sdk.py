@@ -42,7 +42,8 @@ def find_cross_compile(sdk: Path) -> str:
 def open_sdk_tree(sdk: Path) -> KernelTree:
     sdk = sdk.resolve()
     if not sdk.is_dir():
-        raise KernelTreeError("SDK directory does not exist", where=str(sdk))
+        problem = "is not a directory" if sdk.exists() else "does not exist"
+        raise KernelTreeError(f"SDK directory {problem}", where=str(sdk))
     build_dir = find_kernel_build_dir(sdk)
     sdk_config_path = sdk / ".config"
     sdk_config = (
