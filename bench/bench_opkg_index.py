@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from kmodkit.formats.control import read_control
 from kmodkit.formats.ipk import ipk_filename, pack_ipk
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
 from kmodkit.formats.opkg_feed import build_feed_index, parse_packages
@@ -53,6 +54,14 @@ def main() -> None:
     print(f"parse_packages        : {ours * 1000:7.1f} ms (goal < 300 ms) {verdict}")
     print(f"decode+split baseline : {ref * 1000:7.1f} ms")
     print(f"ratio: {ours / ref:.2f}")
+
+    # one field of 2M continuation lines (issue 10: a quadratic join took 95 s on these)
+    long_text = "Package: a\nDescription:  x\n" + " continuation line\n" * 2_000_000
+    long_ours = best_of(lambda: read_control(long_text, "control"))
+    long_ref = best_of(lambda: long_text.split("\n"))
+    print(f"read_control, 2M continuation lines: {long_ours * 1000:7.1f} ms")
+    print(f"split into lines baseline          : {long_ref * 1000:7.1f} ms")
+    print(f"ratio: {long_ours / long_ref:.2f}")
 
     ipks = []
     for i in range(200):

@@ -7,7 +7,7 @@ removed), so ``format_control(parse_control(text))`` gives back what OpenWrt's b
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from kmodkit.errors import FormatError
@@ -18,35 +18,93 @@ Field = tuple[str, str]
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
-def parse_stanza_lines(lines: Sequence[str], where: str, first_line: int = 1) -> list[Field]:
-    """Fields of one stanza; ``first_line`` is the 1-based number of ``lines[0]`` for errors."""
-    fields: list[Field] = []
+@dataclass(frozen=True)
+class Stanza:
+    """One stanza as stored, with the facts strictness checks need: every field in order
+    (a repeated field kept twice), the 1-based line of each, and where the stanza starts.
+
+    Iterating gives the ``(key, value)`` pairs, so ``dict(stanza)`` keeps the last value of a
+    repeated field, as opkg does.
+    """
+
+    fields: tuple[Field, ...]
+    lines: tuple[int, ...]
+    first_line: int = 1
+
+    def __iter__(self) -> Iterator[Field]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def value(self, key: str, default: str = "") -> str:
+        return field_value(self.fields, key, default)
+
+    @property
+    def order(self) -> list[str]:
+        """Field names in first-appearance order."""
+        return list(dict.fromkeys(key for key, _ in self.fields))
+
+    @property
+    def duplicates(self) -> list[tuple[str, int]]:
+        """``(name, line)`` of every repetition of a field already seen."""
+        seen: set[str] = set()
+        repeated = []
+        for (key, _), line in zip(self.fields, self.lines, strict=True):
+            if key in seen:
+                repeated.append((key, line))
+            seen.add(key)
+        return repeated
+
+
+def stanza_from_lines(lines: Sequence[str], where: str, first_line: int = 1) -> Stanza:
+    """Fields of one stanza; ``first_line`` is the 1-based number of ``lines[0]`` for errors.
+
+    A line starting with a space or tab continues the previous field, even when it holds
+    nothing else (OpenWrt's paragraph separator in descriptions is a lone space). Each value's
+    pieces are joined once at the end, so a field of a million continuation lines costs
+    linear time.
+    """
+    keys: list[str] = []
+    pieces: list[list[str]] = []
+    numbers: list[int] = []
     for index, raw in enumerate(lines):
-        lineno = first_line + index
-        line = raw.rstrip("\r")
+        line = raw[:-1] if raw.endswith("\r") else raw
         if line[:1] in (" ", "\t"):
-            if not fields:
+            if not pieces:
+                lineno = first_line + index
                 raise FormatError(f"line {lineno}: continuation line before any field", where=where)
-            key, value = fields[-1]
-            fields[-1] = (key, f"{value}\n{line[1:].rstrip()}")
+            pieces[-1].append(line[1:].rstrip())
             continue
         key, sep, value = line.partition(":")
         if not sep or not _KEY.fullmatch(key):
             shown = line if len(line) <= 60 else line[:57] + "..."
+            lineno = first_line + index
             raise FormatError(f"line {lineno}: expected 'Field: value', got {shown!r}", where=where)
-        fields.append((key, value.strip()))
-    return fields
+        keys.append(key)
+        pieces.append([value.strip()])
+        numbers.append(first_line + index)
+    fields = tuple(
+        (key, parts[0] if len(parts) == 1 else "\n".join(parts))
+        for key, parts in zip(keys, pieces, strict=True)
+    )
+    return Stanza(fields, tuple(numbers), first_line)
 
 
-def parse_control(text: str, where: str) -> list[Field]:
-    """Parse one control stanza (a ``control`` member); blank lines may only trail it."""
+def read_control(text: str, where: str) -> Stanza:
+    """One control stanza (a ``control`` member); blank lines may only trail it."""
     lines = text.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     for index, line in enumerate(lines):
-        if not line.strip() and not line.startswith((" ", "\t")):
+        if not line.rstrip("\r"):
             raise FormatError(f"line {index + 1}: blank line inside a control stanza", where=where)
-    return parse_stanza_lines(lines, where)
+    return stanza_from_lines(lines, where)
+
+
+def parse_control(text: str, where: str) -> list[Field]:
+    """The fields of one control stanza, in order (see ``read_control`` for the facts)."""
+    return list(read_control(text, where).fields)
 
 
 def format_control(fields: Iterable[Field]) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kmodkit.errors import FormatError
-from kmodkit.formats.control import Field, parse_stanza_lines
+from kmodkit.formats.control import Stanza, stanza_from_lines
 from kmodkit.formats.gzipio import gzip_compress
 from kmodkit.formats.ipk import read_ipk
 from kmodkit.formats.usign import UsignSecretKey, pad_for_signing, sign
@@ -105,30 +105,35 @@ def write_opkg_feed(
     return [path for path, _ in outputs]
 
 
-def parse_packages(data: bytes, where: str) -> list[list[Field]]:
-    """Stanzas of a Packages/Packages.manifest file as ordered fields.
+def parse_packages(data: bytes | str, where: str) -> list[Stanza]:
+    """Stanzas of a Packages/Packages.manifest file, each with its fields in order, repeated
+    fields and line numbers (control.Stanza): the one Packages reader, verify's included.
 
-    Tolerates CRLF, extra blank lines and the signing padding; garbage raises FormatError with
-    its line number. Every stanza must name its Package.
+    Only an empty line ends a stanza: a line holding just a space continues the field above
+    (OpenWrt's blank line inside a Description). Tolerates CRLF, extra blank lines and the
+    signing padding; garbage raises FormatError with its line number. Every stanza must name
+    its Package.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 at byte offset {exc.start}", where=where) from None
-    stanzas: list[list[Field]] = []
-    block: list[str] = []
-    start = 1
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"not UTF-8 at byte offset {exc.start}", where=where) from None
+    else:
+        text = data
+    stanzas: list[Stanza] = []
     lines = text.split("\n")
-    for number, line in enumerate([*lines, ""], start=1):
-        if line.strip() or (line[:1] in (" ", "\t") and block):
-            if not block:
-                start = number
-            block.append(line)
+    lines.append("")
+    start = 0
+    for number, line in enumerate(lines):
+        if line and line != "\r":
             continue
-        if block:
-            fields = parse_stanza_lines(block, where, start)
-            if not any(key == "Package" for key, _ in fields):
-                raise FormatError(f"line {start}: stanza without a Package field", where=where)
-            stanzas.append(fields)
-            block = []
+        while start < number and not lines[start].strip():  # stray blanks between stanzas
+            start += 1
+        if number > start:
+            stanza = stanza_from_lines(lines[start:number], where, start + 1)
+            if not any(key == "Package" for key, _ in stanza.fields):
+                raise FormatError(f"line {start + 1}: stanza without a Package field", where=where)
+            stanzas.append(stanza)
+        start = number + 1
     return stanzas

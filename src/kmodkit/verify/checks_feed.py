@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kmodkit.errors import FormatError, KmodkitError
-from kmodkit.formats import control, usign
+from kmodkit.formats import control, opkg_feed, usign
 from kmodkit.verify import managers
 from kmodkit.verify.model import Findings
 from kmodkit.verify.views import Dep, Manager, PackageView
@@ -44,40 +44,31 @@ class Keys:
 # ---------------------------------------------------------------- opkg Packages
 
 
-def parse_packages_index(text: str, where: str) -> list[IndexEntry]:
-    """Stanzas of a Packages file (FormatError naming the line on bad syntax)."""
+def parse_packages_index(data: bytes | str, where: str) -> list[IndexEntry]:
+    """A Packages file (formats.opkg_feed, the one reader) as index entries; FormatError
+    naming the line on bad syntax or a Size that is not a number."""
     entries: list[IndexEntry] = []
-    lines = text.split("\n")
-    start = 0
-    while start < len(lines):
-        while start < len(lines) and not lines[start].strip():
-            start += 1
-        end = start
-        while end < len(lines) and lines[end].strip():
-            end += 1
-        if end > start:
-            fields = dict(control.parse_stanza_lines(lines[start:end], where, start + 1))
-            name = fields.get("Package", "")
-            if not name:
-                raise FormatError(f"stanza at line {start + 1} has no Package field", where=where)
-            size = fields.get("Size", "")
-            if size and control.ascii_uint(size) is None:
-                raise FormatError(f"{name}: Size {size!r} is not a number", where=where)
-            entries.append(
-                IndexEntry(
-                    name=name,
-                    version=fields.get("Version", ""),
-                    arch=fields.get("Architecture", ""),
-                    filename=fields.get("Filename", ""),
-                    size=int(size) if size else None,
-                    sha256=fields.get("SHA256sum", "").lower(),
-                    depends=managers.parse_depends("opkg", fields.get("Depends", ""), where),
-                    provides=[
-                        p.strip() for p in fields.get("Provides", "").split(",") if p.strip()
-                    ],
-                )
+    for stanza in opkg_feed.parse_packages(data, where):
+        fields = dict(stanza.fields)
+        name = fields["Package"]
+        size = fields.get("Size", "")
+        size_value = control.ascii_uint(size) if size else None
+        if size and size_value is None:
+            raise FormatError(
+                f"line {stanza.first_line}: {name}: Size {size!r} is not a number", where=where
             )
-        start = end
+        entries.append(
+            IndexEntry(
+                name=name,
+                version=fields.get("Version", ""),
+                arch=fields.get("Architecture", ""),
+                filename=fields.get("Filename", ""),
+                size=size_value,
+                sha256=fields.get("SHA256sum", "").lower(),
+                depends=managers.parse_depends("opkg", fields.get("Depends", ""), where),
+                provides=[p.strip() for p in fields.get("Provides", "").split(",") if p.strip()],
+            )
+        )
     return entries
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kmodkit.errors import FormatError
-from kmodkit.formats.control import ascii_uint
+from kmodkit.formats.control import ascii_uint, read_control
 from kmodkit.formats.gzipio import gzip_decompress
 from kmodkit.formats.ipk import DEBIAN_BINARY, OUTER_MEMBERS
 from kmodkit.formats.tarball import TarLayer, read_tar, tar_hazards
@@ -32,32 +32,6 @@ class IpkFacts:
     field_order: list[str]
     sizes: dict[str, int] = field(default_factory=dict)  # "data.tar.gz" / "data.tar" sizes
     mtimes: set[int] = field(default_factory=set)
-
-
-def parse_control_fields(text: str, where: str) -> tuple[dict[str, str], list[str]]:
-    """RFC 822-style fields; continuation lines (leading space) join the previous field."""
-    fields: dict[str, str] = {}
-    order: list[str] = []
-    last = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if line[0] in " \t":
-            if not last:
-                raise FormatError("continuation line before any field", where=f"{where}:{number}")
-            fields[last] += "\n" + line[1:]
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or " " in name:
-            raise FormatError(
-                f"not a 'Field: value' line: {line[:60]!r}", where=f"{where}:{number}"
-            )
-        if name in fields:
-            raise FormatError(f"field {name} appears twice", where=f"{where}:{number}")
-        fields[name] = value.strip()
-        order.append(name)
-        last = name
-    return fields, order
 
 
 def _gz_tar(blob: bytes, label: str, where: str) -> tuple[TarLayer, int, list[str]]:
@@ -132,14 +106,16 @@ def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None
         findings.fail("meta.fields", artifact, "control.tar.gz has no ./control file")
         return None
     try:
-        text = control["control"].data.decode("utf-8")
-        fields, order = parse_control_fields(text, f"{artifact}:control")
+        stanza = read_control(control["control"].data.decode("utf-8"), f"{artifact}:control")
     except UnicodeDecodeError as exc:
         findings.fail("meta.fields", artifact, f"control is not UTF-8 (byte {exc.start})")
         return None
     except FormatError as exc:
         findings.fail("meta.fields", artifact, str(exc))
         return None
+    for key, line in stanza.duplicates:
+        findings.fail("meta.fields", artifact, f"field {key} appears twice (line {line})")
+    fields = dict(stanza.fields)
     files = {
         m.name.removeprefix("./"): m.data
         for m in inner["data.tar.gz"].members
@@ -154,7 +130,7 @@ def check_ipk(data: bytes, artifact: str, findings: Findings) -> IpkFacts | None
         provides=[p.strip() for p in fields.get("Provides", "").split(",") if p.strip()],
         files=files,
     )
-    return IpkFacts(view, fields, order, sizes, mtimes)
+    return IpkFacts(view, fields, stanza.order, sizes, mtimes)
 
 
 def _gzip_problems(has_name: bool, mtime: int, label: str) -> list[str]:
