@@ -150,10 +150,20 @@ def test_read_index_rejects_packages(feed: Path) -> None:
 )
 @given(data=st.data())
 def test_fuzz_index_readers(feed: Path, pub: apk_sign.PublicKey, data: st.DataObject) -> None:
-    raw = bytearray(adb.parse_container((feed / "packages.adb").read_bytes(), "x").stream)
+    """A damaged index either fails to verify or still carries the signed ADB payload, and
+    any change inside the signed payload never verifies."""
+    good = adb.parse_container((feed / "packages.adb").read_bytes(), "x")
+    assert verify_index(good.stream, [pub]).ok
+    raw = bytearray(good.stream)
+    signed = range(raw.index(good.adb), raw.index(good.adb) + len(good.adb))
     for _ in range(data.draw(st.integers(1, 3))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     blob = bytes(raw[: data.draw(st.integers(0, len(raw)))])
+    touched_signed = blob[signed.start : signed.stop] != good.adb
     with contextlib.suppress(FormatError):
         read_index(blob)
-    assert verify_index(blob, [pub]).ok in (True, False)
+    result = verify_index(blob, [pub])
+    if result.ok:
+        assert read_index(blob).adb_payload == good.adb and not touched_signed
+    if touched_signed:
+        assert not result.ok and result.reason

@@ -36,7 +36,13 @@ from kmodkit.formats.depends import (
     parse_apk_dependency,
     split_apk_dependencies,
 )
-from kmodkit.formats.model import APK_SCRIPT_NAMES, Entry, PackageInput, PackageMeta
+from kmodkit.formats.model import (
+    APK_SCRIPT_NAMES,
+    Entry,
+    PackageInput,
+    PackageMeta,
+    package_filename,
+)
 from kmodkit.formats.pathsafety import Member, require_safe
 
 __all__ = ["ApkFile", "ApkPackage", "BlockInfo", "apk_filename", "pack_apk", "read_apk"]
@@ -55,7 +61,7 @@ class _Node:
 
 def apk_filename(meta: PackageMeta) -> str:
     """``<name>-<version>.apk``, the file name OpenWrt gives apk packages."""
-    return f"{meta.name}-{meta.version}.apk"
+    return package_filename("apk", meta.name, meta.version, meta.arch)
 
 
 def _clean_path(path: str) -> str:

@@ -27,7 +27,7 @@ from kmodkit.formats.gzipio import (
     gzip_compress,
     gzip_decompress,
 )
-from kmodkit.formats.model import Entry, PackageInput, PackageMeta
+from kmodkit.formats.model import Entry, PackageInput, PackageMeta, package_filename
 from kmodkit.formats.tarball import (
     BLOCK,
     TarFormat,
@@ -46,21 +46,21 @@ OUTER_MEMBERS = ("./debian-binary", "./data.tar.gz", "./control.tar.gz")
 SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "postinst-pkg", "prerm-pkg")
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
-# Versions may carry `~` (24.10's kernel package: kernel_6.6.93~<hash>-r1_x86_64.ipk).
-_VERSION = re.compile(r"[A-Za-z0-9_.+~-]+")
+# Versions may carry `~` (24.10's kernel package: kernel_6.6.93~<hash>-r1_x86_64.ipk) and an
+# epoch (`1:` is dropped from the file name, a longer one kept, as ipkg-build does).
+_VERSION = re.compile(r"[A-Za-z0-9_.+~:-]+")
 
 
 def ipk_filename(meta: PackageMeta) -> str:
-    """``<Package>_<Version>_<Architecture>.ipk``, the epoch dropped as ipkg-build does."""
-    version = meta.version.split(":", 1)[1] if ":" in meta.version else meta.version
+    """model.package_filename for an ipk, refusing names no file name should hold."""
     for label, value, pattern in (
         ("package name", meta.name, _PACKAGE_NAME),
-        ("version", version, _VERSION),
+        ("version", meta.version, _VERSION),
         ("arch", meta.arch, _PACKAGE_NAME),
     ):
         if not pattern.fullmatch(value):
             raise FormatError(f"{label} {value!r} has characters outside {pattern.pattern}")
-    return f"{meta.name}_{version}_{meta.arch}.ipk"
+    return package_filename("ipk", meta.name, meta.version, meta.arch)
 
 
 # ---------------------------------------------------------------------------------- packing

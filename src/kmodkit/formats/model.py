@@ -82,6 +82,20 @@ class PackageMeta:
     source_date_epoch: int | None = None
 
 
+def package_filename(fmt: Literal["ipk", "apk"], name: str, version: str, arch: str) -> str:
+    """The file name of a package: the one place packers, verify and the pipeline get it from.
+
+    ipk: ``<Package>_<Version>_<Architecture>.ipk`` as OpenWrt's scripts/ipkg-build names it,
+    whose ``sed 's/^.://'`` drops a one-character epoch (``1:2.0-1`` -> ``2.0-1``) and keeps a
+    longer one. apk: ``<name>-<version>.apk`` (apk versions have no epoch).
+    """
+    if fmt == "apk":
+        return f"{name}-{version}.apk"
+    if version[1:2] == ":":
+        version = version[2:]
+    return f"{name}_{version}_{arch}.ipk"
+
+
 @dataclass(frozen=True)
 class PackageInput:
     """Everything a packer needs: metadata, staged entries, maintainer scripts (opkg names)."""

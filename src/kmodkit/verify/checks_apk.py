@@ -11,6 +11,7 @@ from kmodkit.errors import KmodkitError
 from kmodkit.formats import apk_index
 from kmodkit.formats.apk import read_apk
 from kmodkit.formats.apk_read import apk_hazards
+from kmodkit.formats.model import package_filename
 from kmodkit.verify import checks_feed as feed
 from kmodkit.verify import managers
 from kmodkit.verify.checks_meta import MetaFacts
@@ -108,7 +109,7 @@ def read_apk_index(data: bytes, where: str) -> ApkIndexFacts:
             name=pkg.name,
             version=pkg.version,
             arch=pkg.arch,
-            filename=f"{pkg.name}-{pkg.version}.apk",
+            filename=package_filename("apk", pkg.name, pkg.version, pkg.arch),
             size=pkg.file_size,
             adb_hash=pkg.sha256.hex(),
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kmodkit.errors import FormatError, KmodkitError
 from kmodkit.formats import control, opkg_feed, usign
+from kmodkit.formats.model import package_filename
 from kmodkit.verify import managers
 from kmodkit.verify.model import Findings
 from kmodkit.verify.views import Dep, Manager, PackageView
@@ -125,7 +126,7 @@ def check_entries_against_files(
     for entry in entries:
         key = (entry.name, entry.version)
         seen[key] = seen.get(key, 0) + 1
-        fname = entry.filename or f"{entry.name}-{entry.version}.apk"
+        fname = entry.filename or package_filename("apk", entry.name, entry.version, entry.arch)
         indexed.add(fname)
         if fname not in files:
             findings.fail("feed.missing", art, f"{entry.name} {entry.version}: {fname} not found")

@@ -9,41 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
-from kmodkit.errors import FormatError
+from kmodkit.catalog.tables import Release, lookup_release, lookup_target, targets
+from kmodkit.errors import FormatError, UsageError
 from kmodkit.formats.control import ascii_uint
+from kmodkit.formats.model import package_filename
 from kmodkit.verify import managers
 from kmodkit.verify.model import Findings
 from kmodkit.verify.views import PackageView, parse_kernel_dep_version
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-_]*$")
 
-# facts §3, used when the catalog does not know the target
-_TARGET_ARCH = {
-    "x86/64": "x86_64",
-    "x86/generic": "i386_pentium4",
-    "ramips/mt7621": "mipsel_24kc",
-    "ramips/mt7620": "mipsel_24kc",
-    "ramips/mt76x8": "mipsel_24kc",
-    "ath79/generic": "mips_24kc",
-    "ath79/nand": "mips_24kc",
-    "lantiq/xrx200": "mips_24kc",
-    "mediatek/filogic": "aarch64_cortex-a53",
-    "mediatek/mt7622": "aarch64_cortex-a53",
-    "mvebu/cortexa53": "aarch64_cortex-a53",
-    "bcm27xx/bcm2710": "aarch64_cortex-a53",
-    "bcm27xx/bcm2711": "aarch64_cortex-a72",
-    "mvebu/cortexa72": "aarch64_cortex-a72",
-    "bcm27xx/bcm2712": "aarch64_cortex-a76",
-    "rockchip/armv8": "aarch64_generic",
-    "armsr/armv8": "aarch64_generic",
-    "ipq40xx/generic": "arm_cortex-a7_neon-vfpv4",
-    "mediatek/mt7623": "arm_cortex-a7_neon-vfpv4",
-    "sunxi/cortexa7": "arm_cortex-a7_neon-vfpv4",
-    "ipq806x/generic": "arm_cortex-a15_neon-vfpv4",
-    "mvebu/cortexa9": "arm_cortex-a9_vfpv3-d16",
-    "bcm53xx/generic": "arm_cortex-a9",
-}
 NOARCH = {"all", "noarch"}
 
 
@@ -62,32 +39,25 @@ class MetaFacts:
     installed_size_expected: dict[str, int] = field(default_factory=dict)  # label -> size
 
 
-def release_key(release: str) -> tuple[int, int]:
-    """``23.05.2`` -> (23, 5); ``snapshot`` sorts after every release."""
-    if release.lower().startswith("snapshot"):
-        return (99, 99)
-    m = re.match(r"^(\d+)\.(\d+)", release)
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+def catalog_release(release: str) -> Release:
+    """The catalog's release (``24.10.2`` -> 24.10, ``SNAPSHOT-r12345`` -> snapshot);
+    UsageError naming the known releases otherwise."""
+    name = release.strip()
+    if name.lower().startswith("snapshot"):
+        name = "snapshot"
+    return lookup_release(name)
 
 
 def target_arch(target: str) -> str:
-    """Package arch for a target (``x86_64``, ``x86/64``, ``x86-64``) or an arch given as such."""
+    """Package arch for a target (``x86_64``, ``x86/64``, ``x86-64``) from the catalog's
+    table; a package arch several targets share (``mips_24kc``) is its own answer here.
+    UsageError for a target the catalog does not know."""
     try:
-        from kmodkit.catalog import lookup_target
-
-        arch = getattr(lookup_target(target), "pkg_arch", None)
-        if isinstance(arch, str) and arch:
-            return arch
-    except Exception:  # catalog absent or target unknown to it: use the built-in table
-        pass
-    norm = target.replace("-", "/") if "/" not in target and target.count("-") == 1 else target
-    if target in ("x86_64", "x86-64"):
-        return "x86_64"
-    if norm in _TARGET_ARCH:
-        return _TARGET_ARCH[norm]
-    if "/" not in target and f"{target}/generic" in _TARGET_ARCH:
-        return _TARGET_ARCH[f"{target}/generic"]
-    return target
+        return lookup_target(target).pkg_arch
+    except UsageError:
+        if target.strip() in {t.pkg_arch for t in targets().values()}:
+            return target.strip()
+        raise
 
 
 def check_metadata(
@@ -103,11 +73,8 @@ def check_metadata(
     if not problems:
         findings.ok("meta.fields", art, "required fields present")
 
-    expected = (
-        f"{view.name}_{view.version}_{view.arch}.ipk"
-        if view.manager == "opkg"
-        else f"{view.name}-{view.version}.apk"
-    )
+    fmt: Literal["ipk", "apk"] = "ipk" if view.manager == "opkg" else "apk"
+    expected = package_filename(fmt, view.name, view.version, view.arch)
     if facts.filename == expected:
         findings.ok("meta.name", art, "file name matches name/version/arch")
     elif facts.filename.endswith(("-" + expected, "_" + expected)) or _infixed(
@@ -126,8 +93,13 @@ def check_metadata(
     else:
         findings.ok("meta.version", art, f"{view.version} is a valid {view.manager} version")
 
+    want = None
     if target:
-        want = target_arch(target)
+        try:
+            want = target_arch(target)
+        except UsageError as exc:
+            findings.fail("meta.arch", art, str(exc))
+    if target and want is not None:
         if view.arch in NOARCH or view.arch == want:
             findings.ok("meta.arch", art, f"arch {view.arch} fits target {target}")
         else:
@@ -141,9 +113,15 @@ def check_metadata(
     except FormatError as exc:
         findings.fail("meta.depends", art, str(exc))
 
+    rel = None
     if release:
-        _check_release(facts, findings, release)
-    _check_installed_size(facts, findings, release)
+        try:
+            rel = catalog_release(release)
+        except UsageError as exc:
+            findings.fail("meta.release", art, str(exc))
+    if rel is not None:
+        _check_release(facts, findings, rel)
+    _check_installed_size(facts, findings, rel)
 
     if facts.source_date_epoch == "n/a":
         findings.ok("meta.source-date-epoch", art, "no files to date")
@@ -166,18 +144,18 @@ def _infixed(filename: str, expected: str) -> bool:
     return bool(dot) and filename.startswith(stem + ".") and filename.endswith("." + suffix)
 
 
-def _check_release(facts: MetaFacts, findings: Findings, release: str) -> None:
+def _check_release(facts: MetaFacts, findings: Findings, release: Release) -> None:
     """Version schemes of the release (facts §1). Only opkg packages changed scheme: apk's
     grammar always needs ``-rN`` and ``~hash``. Which manager a release uses is not judged:
     kmodkit deliberately builds both formats for a distro kernel."""
     view = facts.view
     problems = []
-    new_scheme = view.manager == "apk" or release_key(release) >= (24, 10)
+    new_scheme = view.manager == "apk" or release.version_scheme == "r1"
     if view.name.startswith("kmod-") and view.manager == "opkg":
         ok = re.search(r"-r\d+$", view.version) if new_scheme else re.search(r"-\d+$", view.version)
         if not ok:
             form = "<kver>-r<N>" if new_scheme else "<kver>-<N>"
-            problems.append(f"kmod version {view.version!r} is not {release}'s {form}")
+            problems.append(f"kmod version {view.version!r} is not {release.name}'s {form}")
     for group in view.depends:
         for dep in group:
             if dep.name != "kernel" or not dep.version:
@@ -188,14 +166,14 @@ def _check_release(facts: MetaFacts, findings: Findings, release: str) -> None:
     for p in problems:
         findings.fail("meta.release", view.artifact, p)
     if not problems:
-        findings.ok("meta.release", view.artifact, f"follows release {release}")
+        findings.ok("meta.release", view.artifact, f"follows release {release.name}")
 
 
-def _check_installed_size(facts: MetaFacts, findings: Findings, release: str | None) -> None:
+def _check_installed_size(facts: MetaFacts, findings: Findings, release: Release | None) -> None:
     art = facts.view.artifact
     expected = dict(facts.installed_size_expected)
-    if facts.view.manager == "opkg" and release and len(expected) > 1:
-        label = "data.tar.gz" if release_key(release) <= (23, 5) else "data.tar"
+    if facts.view.manager == "opkg" and release is not None and len(expected) > 1:
+        label = release.installed_size_mode  # "data.tar.gz" up to 23.05, then "data.tar"
         expected = {label: expected[label]} if label in expected else expected
     if facts.installed_size is None:
         return  # reported as a missing field
