@@ -142,15 +142,26 @@ def test_apk_feed_is_self_contained_and_signed(built: BuildResult) -> None:
     assert apk_index.verify_index(data, keys).ok
 
 
-def test_verify_passes_without_warnings(built: BuildResult) -> None:
+def trusted_keys(built: BuildResult, directory: Path) -> Path:
+    """The public keys the build signed with, outside the verified tree (as a CI would hold)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{built.keys.usign_key_id}.pub").write_text(built.keys.usign_public_text)
+    (directory / f"{built.keys.apk_key_id}.pem").write_bytes(built.keys.apk_public_pem)
+    return directory
+
+
+def test_verify_passes_without_warnings(built: BuildResult, tmp_path: Path) -> None:
     from kmodkit.verify import VerifyOptions, verify_paths
 
     report = verify_paths(
         [built.out_dir],
-        options=VerifyOptions(kernel=built.tree, keys_dir=built.out_dir / "keys"),
+        options=VerifyOptions(kernel=built.tree, keys=trusted_keys(built, tmp_path / "trusted")),
     )
     assert report.failed == 0 and report.warnings == 0, [r.one_line() for r in report.failures()]
     assert report.passed > 50
+    shipped = verify_paths([built.out_dir], options=VerifyOptions(kernel=built.tree))
+    signatures = [r for r in shipped.results if r.check_id == "feed.signature"]
+    assert signatures and {r.status for r in signatures} == {"warn"}  # its own keys/ prove nothing
 
 
 def test_build_report_lists_every_artifact(built: BuildResult) -> None:
@@ -266,7 +277,11 @@ def test_wrong_engine_needs_sdk() -> None:
 
 def test_invoke_verify_on_the_dist_tree(built: BuildResult, tmp_path: Path) -> None:
     junit = tmp_path / "verify.xml"
-    proc = _invoke("verify", str(built.out_dir), "--strict", "--junit", str(junit), cwd=tmp_path)
+    keys = trusted_keys(built, tmp_path / "trusted")
+    proc = _invoke(
+        "verify", str(built.out_dir), "--strict", "--keys", str(keys), "--junit", str(junit),
+        cwd=tmp_path,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert last.endswith(" passed, 0 failed"), last
@@ -285,7 +300,7 @@ def test_verify_rebuild_compares_two_real_builds(built: BuildResult, tmp_path: P
         sdk=None,
         release=None,
         target="x86_64",
-        keys=None,
+        keys=str(trusted_keys(built, tmp_path / "trusted")),
         json_out=str(report),
         junit_out=None,
         strict=True,

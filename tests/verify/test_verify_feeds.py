@@ -96,16 +96,20 @@ def test_index_signed_by_untrusted_key(make_ipk, write_feed, tmp_path: Path) -> 
     assert bad and "untrusted key" in bad[0].message
 
 
-def test_dist_tree_keys_are_trusted_and_said_so(
+def test_dist_tree_keys_are_only_a_warning_and_said_so(
     make_ipk, write_feed, usign_pair, tmp_path: Path
 ) -> None:
+    """A key shipped in the verified tree proves integrity, not origin: WARN, naming --keys."""
     write_feed([make_ipk("kmod-nf-a", ["nf_a"])], name="dist/24.10/x86_64")
     (tmp_path / "dist/keys").mkdir()
     (tmp_path / "dist/keys/kmodkit.pub").write_text(usign_pair[1].to_text())
     report = run([tmp_path / "dist"])
     sig = [r for r in report.results if r.check_id == "feed.signature"]
-    assert [r.status for r in sig] == ["pass"] and "--keys was not given" in sig[0].message
+    assert [r.status for r in sig] == ["warn"]
+    assert "shipped inside the verified tree" in sig[0].message and "--keys" in sig[0].message
+    assert "kmodkit.pub" in sig[0].message
     assert any("kmodkit.pub" in n for n in report.notes)
+    assert not report.ok(strict=True)
 
 
 def test_unindexed_file_and_missing_dependency(make_ipk, write_feed, keys_dir: Path) -> None:
@@ -143,13 +147,21 @@ def test_index_url_via_http(
     assert "HTTP 500" in missing.input_errors[0].message
 
 
-def test_packages_gz_base(make_ipk, write_feed, tmp_path: Path) -> None:
+def test_packages_gz_base(make_ipk, kernel_ipk, write_feed, keys_dir: Path, tmp_path: Path) -> None:
+    """A base that has only Packages.gz is read: it resolves a dependency the feed lacks."""
     base = write_feed([make_ipk("kmod-nf-a", ["nf_a"])], name="base")
     only_gz = tmp_path / "gz"
     only_gz.mkdir()
     (only_gz / "Packages.gz").write_bytes(gzip.compress((base / "Packages").read_bytes()))
-    report = run([base / "Packages"], index=(str(only_gz),))
+    feed = write_feed([make_ipk("kmod-nf-b", ["nf_b"], ["kmod-nf-a"]), kernel_ipk], name="mine")
+    without = run([feed], keys=keys_dir)
+    assert any("kmod-nf-a" in r.message for r in without.failures("feed.deps"))
+    report = run([feed], keys=keys_dir, index=(str(only_gz),))
     assert report.input_errors == []
+    assert report.failures("feed.deps") == []
+    (only_gz / "Packages.gz").write_bytes(b"\x1f\x8b not gzip")
+    broken = run([feed], keys=keys_dir, index=(str(only_gz),))
+    assert [r.artifact for r in broken.input_errors] == [str(only_gz)]
 
 
 def _apk_feed(tmp_path: Path, modules: dict[str, bytes], signing_key: object) -> Path:
@@ -212,8 +224,8 @@ def test_mixed_arch_feed(make_ipk, write_feed) -> None:
     ]
 
 
-def test_build_layout_dist_tree_passes_with_found_keys(
-    make_ipk, kernel_ipk, write_feed, usign_pair, tmp_path: Path, kernel_dir: Path
+def test_build_layout_dist_tree_passes_with_trusted_keys(
+    make_ipk, kernel_ipk, write_feed, usign_pair, keys_dir: Path, tmp_path: Path, kernel_dir: Path
 ) -> None:
     """The layout `invoke build` writes: ipk/ feed, kernel/ virtual package, keys/<key id>."""
     dist = tmp_path / "dist/24.10/x86-64"
@@ -226,7 +238,9 @@ def test_build_layout_dist_tree_passes_with_found_keys(
     (dist / "keys").mkdir()
     (dist / "keys" / usign_pair[1].key_id_hex).write_text(usign_pair[1].to_text())
     (dist / "build-report.json").write_text("{}")
-    report = run([tmp_path / "dist"], kernel_dir=kernel_dir, target="x86_64", release="24.10")
+    report = run(
+        [tmp_path / "dist"], kernel_dir=kernel_dir, target="x86_64", release="24.10", keys=keys_dir
+    )
     assert report.failed == 0 and report.warnings == 0, report.failures()
     assert any(r.artifact.endswith(kernel_ipk[0]) for r in report.results)
 

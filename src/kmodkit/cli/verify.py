@@ -93,8 +93,9 @@ def emit(
     if report.results:
         out.print(render_table(report))
     for error in report.input_errors:
+        what = "cannot read" if error.check_id == "input.unreadable" else "refused"
         out.print(
-            f"cannot read {error.artifact}: {error.message}",
+            f"{what} {error.artifact}: {error.message}",
             markup=False,
             style="bold red",
             soft_wrap=True,

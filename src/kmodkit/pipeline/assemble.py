@@ -6,6 +6,7 @@ dist directory only when the whole build succeeded.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -204,20 +205,27 @@ def write_generated(ctx: BuildContext, feed_dir: Path) -> None:
     )
 
 
-def verify_output(ctx: BuildContext) -> str:
-    """Run `invoke verify` strictly on the finished tree; a warning fails the build too."""
+def verify_output(ctx: BuildContext, keys: BuildKeys) -> str:
+    """Run `invoke verify` strictly on the finished tree; a warning fails the build too.
+
+    The keys it trusts are the public halves of the keys this build signed with, written
+    outside the tree: the copies shipped in ``keys/`` are what verify must not rely on.
+    """
     from kmodkit.verify import VerifyOptions, verify_paths
     from kmodkit.verify.report import write_json
 
-    report = verify_paths(
-        [ctx.work],
-        options=VerifyOptions(
-            kernel=ctx.tree,
-            release=ctx.release.name,
-            target=ctx.target.name,
-            keys_dir=ctx.work / "keys",
-        ),
-    )
+    with tempfile.TemporaryDirectory(prefix="kmodkit-trusted-keys-") as trusted:
+        Path(trusted, f"{keys.usign_key_id}.pub").write_text(keys.usign_public_text)
+        Path(trusted, f"{keys.apk_key_id}.pem").write_bytes(keys.apk_public_pem)
+        report = verify_paths(
+            [ctx.work],
+            options=VerifyOptions(
+                kernel=ctx.tree,
+                release=ctx.release.name,
+                target=ctx.target.name,
+                keys=Path(trusted),
+            ),
+        )
     write_json(report, ctx.logs / "verify.json")
     if not report.ok(strict=True):
         first = "; ".join(r.one_line() for r in report.failures()[:3])

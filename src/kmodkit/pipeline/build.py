@@ -198,7 +198,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         summary = ""
         if options.verify:
             say("verifying")
-            summary = verify_output(ctx)
+            summary = verify_output(ctx, keys)
     return BuildResult(
         out_dir=dest,
         release=release,

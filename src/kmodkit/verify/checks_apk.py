@@ -138,7 +138,7 @@ def check_apk_signature(
         return
     result = apk_index.verify_index(index.data, keys.apk)  # type: ignore[arg-type]
     if result.ok and result.key_id is not None:
-        findings.ok("feed.signature", art, f"SIG by {result.key_id.hex()} verifies{keys.source}")
+        keys.report_verified(findings, art, result.key_id, f"SIG by {result.key_id.hex()} verifies")
     else:
         findings.fail("feed.signature", art, result.reason or "no valid SIG block")
 

@@ -40,6 +40,20 @@ class Keys:
     usign: list[usign.UsignPublicKey] = field(default_factory=list)
     apk: list[object] = field(default_factory=list)  # cryptography public keys
     source: str = ""
+    shipped: dict[bytes, str] = field(default_factory=dict)  # key id -> file inside the inputs
+
+    def report_verified(self, findings: Findings, art: str, key_id: bytes, message: str) -> None:
+        """A verified signature passes only when its key was trusted from outside the inputs."""
+        where = self.shipped.get(key_id)
+        if where is None:
+            findings.ok("feed.signature", art, f"{message}{self.source}")
+            return
+        findings.warn(
+            "feed.signature",
+            art,
+            f"{message} only against {where}, a key shipped inside the verified tree "
+            "(anyone who rewrites the feed can ship their own): pass --keys DIR of trusted keys",
+        )
 
 
 # ---------------------------------------------------------------- opkg Packages
@@ -99,8 +113,8 @@ def check_usign(
         )
         return
     if any(usign.verify(index_bytes, sig, k) for k in candidates):
-        findings.ok(
-            "feed.signature", art, f"usign signature by {sig.key_id_hex} verifies{keys.source}"
+        keys.report_verified(
+            findings, art, sig.key_id, f"usign signature by {sig.key_id_hex} verifies"
         )
     else:
         findings.fail(

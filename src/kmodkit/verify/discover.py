@@ -150,22 +150,3 @@ def is_usign_public_key(text: str) -> bool:
     except ValueError:
         return False
     return len(raw) == 42 and raw[:2] == b"Ed"
-
-
-def keys_in_directory(directory: Path) -> tuple[list[Path], list[Path]]:
-    """(usign public keys, apk PEM public keys) in a ``--keys`` directory (recursively)."""
-    found = Inputs()
-    for dirpath, dirnames, filenames in os.walk(directory, onerror=_raise):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            try:
-                size = path.stat().st_size
-                text = path.read_text("utf-8") if size <= 16384 else ""
-            except (OSError, UnicodeDecodeError):
-                continue
-            if "-----BEGIN PUBLIC KEY-----" in text:
-                found.apk_keys.append(path)
-            elif is_usign_public_key(text):
-                found.usign_keys.append(path)
-    return found.usign_keys, found.apk_keys

@@ -22,6 +22,7 @@ _RANK: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
 # The stable check ids and what each one proves (shown by --json and in the docs).
 CHECKS: dict[str, str] = {
     "input.unreadable": "the input path exists and can be read",
+    "input.secret-key": "the --keys directory holds public keys only (secret keys are refused)",
     "ipk.container.outer": "the ipk is a gzip'd tar holding debian-binary, data and control",
     "ipk.container.member-order": "outer members: ./debian-binary, ./data.tar.gz, ./control.tar.gz",
     "ipk.container.tar-format": "GNU/ustar tars (no PAX), owner 0/0, sorted, one mtime",
@@ -127,7 +128,8 @@ class VerifyReport:
     @property
     def input_errors(self) -> list[Result]:
         """Inputs that could not be read at all (the CLI exits 2 for these)."""
-        return [r for r in self.results if r.check_id == "input.unreadable" and r.status == "fail"]
+        input_checks = ("input.unreadable", "input.secret-key")
+        return [r for r in self.results if r.check_id in input_checks and r.status == "fail"]
 
     def ok(self, strict: bool = False) -> bool:
         return self.failed == 0 and not (strict and self.warnings)

@@ -46,7 +46,7 @@ def verify_paths(paths: Sequence[Path], *, options: VerifyOptions) -> VerifyRepo
     inputs = discover([Path(p) for p in paths])
     for where, why in inputs.unreadable:
         findings.fail("input.unreadable", where, why)
-    keys = load_keys(options.trusted_keys_dir, inputs, findings, report.notes)
+    keys = load_keys(options.trusted_keys_dir, inputs, findings, report.notes, roots=paths)
     kernel = _load_kernel(options, findings)
     bases: list[Base] = [b for spec in options.index if (b := load_base(spec, findings))]
 
