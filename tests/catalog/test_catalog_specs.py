@@ -69,11 +69,15 @@ def test_release_table(
     assert release.source_name("kmod-x") == source_name
 
 
-def test_snapshot_x86_runs_a_newer_kernel_and_point_releases_map() -> None:
+def test_snapshot_kernel_is_per_target_and_point_releases_map() -> None:
     snapshot = lookup_release("snapshot")
     assert snapshot.kernel_series_for(lookup_target("x86/64")) == "6.18"
-    assert snapshot.kernel_series_for(lookup_target("ramips/mt7621")) == "6.12"
+    assert snapshot.kernel_series_for(lookup_target("lantiq/xrx200")) == "6.12"
+    assert lookup_release("24.10").kernel_series_for(lookup_target("ramips/mt7621")) == "6.6"
     assert lookup_release("24.10.2").name == "24.10"
+    assert lookup_release("24.10.2").point == "24.10.2"
+    with pytest.raises(UsageError, match="unknown release"):
+        lookup_release("24.10.x")
 
 
 @pytest.mark.parametrize("alias", ["x86_64", "x86/64", "x86-64"])

@@ -19,6 +19,7 @@ from kmodkit.render import (
 from kmodkit.render.configin import declarations
 from kmodkit.render.fragment import parse_config
 from kmodkit.resolve import Closure, resolve_closure
+from kmodkit.resources import feeds_dir
 
 X86 = lookup_target("x86_64")
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +106,7 @@ def test_optional_files_are_conditional_and_loads_have_priority(catalog: Catalog
         "crypto-crc32c",
     )
     assert crc["AUTOLOAD"] == "$(call AutoLoad,04,crc32c_generic,1)"
-    assert crc["HIDDEN"] == "1"
+    assert "HIDDEN" not in crc  # no HIDDEN in OpenWrt's crypto.mk (v24.10.7 line 154)
 
 
 def test_out_of_tree_makefile_builds_with_kbuild(catalog: Catalog) -> None:
@@ -175,9 +176,16 @@ def test_config_in_select_conditions_and_behaviour(catalog: Catalog, tmp_path: P
 
 def test_hidden_packages_have_no_prompt(catalog: Catalog, tmp_path: Path) -> None:
     text = render_config_in(closure_for(catalog, "24.10"))
-    assert "\tconfig PACKAGE_kmod-crypto-hash\n\t\ttristate \n\t\tdefault y if" in text
-    kconf = _parse(tmp_path, text)
+    assert '\tconfig PACKAGE_kmod-crypto-hash\n\t\ttristate "kmod-crypto-hash.' in text
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    spec = (feeds_dir() / "base/crypto-hash.toml").read_text(encoding="utf-8")
+    (feed / "crypto-hash.toml").write_text("hidden = true\n" + spec, encoding="utf-8")
+    hidden = render_config_in(closure_for(load_catalog([feed]), "24.10"))
+    assert "\tconfig PACKAGE_kmod-crypto-hash\n\t\ttristate \n\t\tdefault y if" in hidden
+    kconf = _parse(tmp_path, hidden)
     assert not kconf.syms["PACKAGE_kmod-crypto-hash"].nodes[0].prompt
+    assert kconf.syms["PACKAGE_kmod-crypto-crc32c"].nodes[0].prompt
 
 
 def test_kernel_fragment_for_24_10_offload(catalog: Catalog) -> None:

@@ -100,10 +100,18 @@ def test_nf_log_switches_at_5_13(catalog: Catalog) -> None:
     assert closure(catalog, "23.05").get("nf-log6").empty
 
 
-def test_nf_conntrack6_is_empty_since_22_03(catalog: Catalog) -> None:
-    assert not closure(catalog, "21.02").get("nf-conntrack6").empty
-    assert closure(catalog, "22.03").get("nf-conntrack6").empty
-    assert closure(catalog, "22.03").get("nf-conntrack6").autoload is None
+def test_nf_conntrack6_is_empty_and_nf_defrag_ipv6_is_nf_conntrack_s(catalog: Catalog) -> None:
+    # v21.02.7 include/netfilter.mk:154 adds nf_defrag_ipv6 to NF_CONNTRACK; KCONFIG_NF_CONNTRACK6
+    # is empty in every release.
+    for release in ("21.02", "22.03", "25.12"):
+        result = closure(catalog, release)
+        assert result.get("nf-conntrack6").empty
+        assert result.get("nf-conntrack6").autoload is None
+        assert result.get("nf-conntrack6").kconfig == ()
+        conntrack = result.get("nf-conntrack")
+        assert "net/ipv6/netfilter/nf_defrag_ipv6.ko" in [f.path for f in conntrack.files]
+        assert "CONFIG_NF_DEFRAG_IPV6" in conntrack.kconfig
+        assert conntrack.autoload is not None and "nf_defrag_ipv6" in conntrack.autoload.modules
 
 
 def test_flow_table_hw_only_in_21_02(catalog: Catalog) -> None:
@@ -196,9 +204,22 @@ def test_package_whose_symbols_are_all_absent_is_empty(catalog: Catalog) -> None
 
 
 def test_missing_required_module_is_an_error(catalog: Catalog) -> None:
-    config = dict(DISTRO_LIKE, CONFIG_NF_DEFRAG_IPV6="n")
-    with pytest.raises(ResolveError, match=r"nf_defrag_ipv6\.ko of kmod-nf-conntrack is missing"):
+    # nft-offload lists its FILES unconditionally: kernel.mk stops on a missing one
+    config = dict(DISTRO_LIKE, CONFIG_NF_FLOW_TABLE_INET="n")
+    with pytest.raises(
+        ResolveError, match=r"nf_flow_table_inet\.ko of kmod-nft-offload is missing"
+    ):
         closure(catalog, "24.10", kernel_version="6.1.140", kernel_config=config)
+
+
+def test_nf_add_files_are_only_packed_where_their_symbol_is_m(catalog: Catalog) -> None:
+    # FILES:=$(foreach mod,$(NF_CONNTRACK-m),...): a module the kernel lacks is simply not listed
+    config = dict(DISTRO_LIKE, CONFIG_NF_DEFRAG_IPV6="n")
+    result = closure(catalog, "24.10", kernel_version="6.1.140", kernel_config=config)
+    conntrack = result.get("nf-conntrack")
+    assert [f.module for f in conntrack.installed_files] == ["nf_conntrack", "nf_defrag_ipv4"]
+    assert conntrack.autoload is not None
+    assert conntrack.autoload.modules == ("nf_conntrack", "nf_defrag_ipv4")
 
 
 def test_modules_builtin_list_wins(catalog: Catalog) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -21,7 +21,7 @@ _RELEASE_FIELDS = {
     "source_name_rule",
     "gcc",
     "sdk_compression",
-    "kernel_series_by_board",
+    "points",
 }
 _RELEASE_CHOICES = {
     "package_format": ("ipk", "apk"),
@@ -29,7 +29,8 @@ _RELEASE_CHOICES = {
     "installed_size_mode": ("data.tar.gz", "data.tar"),
     "source_name_rule": ("kernel", "package"),
 }
-_TARGET_FIELDS = {"pkg_arch", "kernel_arch", "aliases"}
+_TARGET_FIELDS = {"pkg_arch", "kernel_arch", "aliases", "kernels"}
+_POINT_FIELDS = {"source_field", "source_name_rule", "installed_size_mode", "gcc"}
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,25 @@ class Release:
     source_name_rule: str
     gcc: str
     sdk_compression: str
-    kernel_series_by_board: dict[str, str] = field(default_factory=dict)
+    point: str = ""
+    points: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def kernel_series_for(self, target: Target | None) -> str:
-        """The kernel series of this release on ``target`` (snapshot x86 moved to 6.18)."""
-        if target is not None and target.board in self.kernel_series_by_board:
-            return self.kernel_series_by_board[target.board]
+        """The kernel series of this release on ``target``: the target's own ``kernels`` entry
+        (snapshot boards move to a new kernel one by one), else the release's."""
+        if target is not None and self.name in target.kernels:
+            return target.kernels[self.name]
         return self.kernel_series
+
+    def at_point(self, point: str) -> Release:
+        """This release as of point release ``point`` (``23.05.5``): the ``points`` entries up
+        to it apply (e.g. Source moved to feeds/base/kernel/linux in 23.05.5)."""
+        wanted = _point_key(point)
+        changes: dict[str, Any] = {}
+        for name, values in sorted(self.points.items(), key=lambda kv: _point_key(kv[0])):
+            if _point_key(name) <= wanted:
+                changes.update(values)
+        return replace(self, point=point, **changes)
 
     def source_name(self, package: str) -> str:
         return "kernel" if self.source_name_rule == "kernel" else package
@@ -81,12 +94,17 @@ class Target:
     pkg_arch: str
     kernel_arch: str
     aliases: tuple[str, ...] = ()
+    kernels: dict[str, str] = field(default_factory=dict)
 
     @property
     def symbols(self) -> tuple[str, ...]:
         """OpenWrt's Kconfig target symbols (``TARGET_x86``, ``TARGET_x86_64``)."""
         board = _confstr(self.board)
         return (f"TARGET_{board}", f"TARGET_{board}_{_confstr(self.subtarget)}")
+
+
+def _point_key(point: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in point.split("."))
 
 
 def _confstr(text: str) -> str:
@@ -121,9 +139,13 @@ def releases(root: Path | None = None) -> dict[str, Release]:
     table = _read_table(path)
     result: dict[str, Release] = {}
     for name, entry in table.items():
-        _check_fields(
-            path, name, entry, _RELEASE_FIELDS, _RELEASE_FIELDS - {"kernel_series_by_board"}
-        )
+        _check_fields(path, name, entry, _RELEASE_FIELDS, _RELEASE_FIELDS - {"points"})
+        for point, values in entry.get("points", {}).items():
+            if not re.fullmatch(re.escape(name) + r"\.\d+", point):
+                raise SpecError(
+                    f"[{name!r}] points: {point!r} is not a {name}.N release", where=str(path)
+                )
+            _check_fields(path, f"{name}.points.{point}", values, _POINT_FIELDS, set())
         for key, allowed in _RELEASE_CHOICES.items():
             if entry[key] not in allowed:
                 raise SpecError(
@@ -150,6 +172,7 @@ def targets(root: Path | None = None) -> dict[str, Target]:
             pkg_arch=entry["pkg_arch"],
             kernel_arch=entry["kernel_arch"],
             aliases=tuple(entry.get("aliases", ())),
+            kernels=dict(entry.get("kernels", {})),
         )
     return result
 
@@ -164,14 +187,18 @@ def release_order() -> list[str]:
 
 
 def lookup_release(name: str) -> Release:
-    """A release by name (``24.10``; point releases such as ``24.10.2`` map to their series)."""
+    """A release by name (``24.10``); a point release such as ``23.05.5`` maps to its series
+    with the facts that changed within the series up to that point (``points``)."""
     table = releases()
     key = name.strip()
-    if key not in table:
-        key = ".".join(key.split(".")[:2])
-    if key not in table:
-        raise UsageError(f"unknown release {name!r}; valid: {', '.join(table)}")
-    return table[key]
+    if key in table:
+        return table[key]
+    series = ".".join(key.split(".")[:2])
+    if series not in table or not re.fullmatch(r"\d+\.\d+\.\d+", key):
+        raise UsageError(
+            f"unknown release {name!r}; valid: {', '.join(table)} (or a point: 23.05.5)"
+        )
+    return table[series].at_point(key)
 
 
 def lookup_target(name: str) -> Target:
