@@ -88,6 +88,7 @@ class ResolvedPackage:
     empty: bool
     empty_reason: str
     why: tuple[str, ...]
+    default: str = ""
 
     @property
     def installed_files(self) -> tuple[ModuleFile, ...]:
@@ -248,6 +249,7 @@ def _resolve_one(
         empty=empty,
         empty_reason=reason,
         why=why,
+        default=spec.default,
     )
 
 

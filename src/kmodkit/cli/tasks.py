@@ -232,3 +232,7 @@ ns.add_task(deps)
 ns.add_task(build)
 ns.add_task(verify)
 ns.add_collection(keys)
+
+from kmodkit.cli.catalog_tasks import catalog  # noqa: E402  (own module, see its docstring)
+
+ns.add_collection(catalog)

@@ -1,0 +1,1 @@
+include $(INCLUDE_DIR)/package-defaults.mk
