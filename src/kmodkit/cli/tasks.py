@@ -17,6 +17,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from kmodkit.cli import run
+from kmodkit.cli.boottest_tasks import boottest
 
 HELP_FLAGS = ("-h", "--help")
 
@@ -231,6 +232,7 @@ ns.add_task(generate)
 ns.add_task(deps)
 ns.add_task(build)
 ns.add_task(verify)
+ns.add_task(boottest)
 ns.add_collection(keys)
 
 from kmodkit.cli.catalog_tasks import catalog  # noqa: E402  (own module, see its docstring)

@@ -85,13 +85,14 @@ def emit(
     json_out: str | None,
     junit_out: str | None,
     console: Console | None = None,
+    title: str = "kmodkit verify",
 ) -> int:
     """Print and write the report; return the exit status."""
     out = console or stdout_console()
     for note in report.notes:
         out.print(f"note: {note}", markup=False, soft_wrap=True)
     if report.results:
-        out.print(render_table(report))
+        out.print(render_table(report, title=title))
     for error in report.input_errors:
         what = "cannot read" if error.check_id == "input.unreadable" else "refused"
         out.print(
@@ -106,7 +107,7 @@ def emit(
     if json_out:
         atomic_write_text(Path(json_out), to_json(report, strict=strict))
     if junit_out:
-        atomic_write_text(Path(junit_out), to_junit(report, strict=strict))
+        atomic_write_text(Path(junit_out), to_junit(report, strict=strict, title=title))
     for line in summary_lines(report):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.input_errors:

@@ -66,6 +66,17 @@ CHECKS: dict[str, str] = {
     "feed.deps": "every dependency resolves in the feed, the --index bases or the kernel",
     "feed.signature": "the index signature verifies with a trusted key",
     "rebuild.reproducible": "two builds produce identical bytes",
+    # invoke boottest (kmodkit.boottest): the feed in a real kernel under QEMU
+    "boot.image": "the kernel image the feed targets was fetched, checked and extracted",
+    "boot.identity": "before boot: the kernel dependency and every vermagic match the image",
+    "boot.install": "every dependency of every package is in the feed (installed like a device)",
+    "boot.kernel": "the guest booted that kernel (/proc/sys/kernel/osrelease) within --timeout",
+    "boot.modules": "every module of the package loaded, in kmodloader's order",
+    "boot.network": "two namespaces joined to the guest by veth pairs came up",
+    "boot.ruleset": "nft accepted the ruleset and its control (the ruleset without flow add)",
+    "boot.transfer": "a TCP and a UDP transfer through the guest's forward path completed",
+    "boot.offload": "with flow add, the flows appeared [OFFLOAD] in /proc/net/nf_conntrack",
+    "boot.control": "without flow add, the flows went through conntrack but were not offloaded",
 }
 
 

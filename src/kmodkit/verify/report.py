@@ -20,10 +20,12 @@ _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 _LABEL = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
 
-def render_table(report: VerifyReport, *, verbose: bool = False) -> Table:
+def render_table(
+    report: VerifyReport, *, verbose: bool = False, title: str = "kmodkit verify"
+) -> Table:
     """One table grouped by artifact: every failure and warning on its own row; passing
     checks of an artifact folded into one row unless ``verbose``."""
-    table = Table(show_lines=False, expand=False, title="kmodkit verify")
+    table = Table(show_lines=False, expand=False, title=title)
     table.add_column("artifact", overflow="fold")
     table.add_column("check", overflow="fold")
     table.add_column("status", no_wrap=True)
@@ -89,9 +91,9 @@ def write_junit(report: VerifyReport, path: Path, *, strict: bool = False) -> No
     atomic_write_text(path, to_junit(report, strict=strict))
 
 
-def to_junit(report: VerifyReport, *, strict: bool = False) -> str:
+def to_junit(report: VerifyReport, *, strict: bool = False, title: str = "kmodkit verify") -> str:
     """One <testsuite> per artifact, one <testcase> per check; warnings fail under --strict."""
-    suites = ET.Element("testsuites", name="kmodkit verify")
+    suites = ET.Element("testsuites", name=title)
     total = failures = 0
     for artifact, results in report.by_artifact().items():
         suite = ET.SubElement(suites, "testsuite", name=artifact)

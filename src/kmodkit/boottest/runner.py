@@ -1,0 +1,296 @@
+"""One boot test: feed -> identity checks -> initramfs -> QEMU -> results.
+
+For each target directory of the input (a dist target, or a tree holding several), the feed's
+packages are installed into an initramfs with busybox, nft, ip and socat; the exact kernel the
+feed targets boots it under QEMU; the results say, per check id, what the guest proved.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from kmodkit import resources
+from kmodkit.boottest import init as guest_init
+from kmodkit.boottest import qemu, results
+from kmodkit.boottest.feed import Feed, find_feeds, install, load_plan, modules_of, read_feed
+from kmodkit.boottest.initramfs import Initramfs, build_initramfs
+from kmodkit.boottest.kernel_image import KernelImage, distro_kernel_image, given_kernel_image
+from kmodkit.boottest.provision import ensure_packages
+from kmodkit.boottest.userland import GUEST_PATHS, TOOL_PACKAGES, add_userland
+from kmodkit.errors import UsageError
+from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
+from kmodkit.verify.model import Findings, VerifyReport
+
+Progress = Callable[[str], None]
+DEBIAN_RELEASE = re.compile(r"^\d+\.\d+\.\d+-\d+-(amd64|arm64|cloud-amd64|cloud-arm64|rt-amd64)$")
+TOOLS = ("busybox", "nft", "ip", "socat")
+ARCHES = (("x86_64", "x86_64"), ("aarch64", "aarch64"))
+
+
+@dataclass(frozen=True)
+class BootOptions:
+    path: Path
+    kernel_image: Path | None = None
+    timeout: float = 300.0
+    keep_logs: Path | None = None
+    ruleset: Path | None = None
+    scenario: bool = True
+    accel: qemu.Accel | None = None
+
+
+@dataclass
+class TargetRun:
+    """What one target's boot showed, besides its check results."""
+
+    label: str
+    release: str
+    accel: str = ""
+    accel_note: str = ""
+    seconds: float = 0.0
+    serial_log: Path | None = None
+    guest_times: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BootReport:
+    report: VerifyReport
+    runs: list[TargetRun]
+
+
+def machine_arch(pkg_arch: str) -> str:
+    for prefix, arch in ARCHES:
+        if pkg_arch == prefix or pkg_arch.startswith(prefix + "_"):
+            return arch
+    raise UsageError(f"no QEMU machine for package architecture {pkg_arch!r} (x86_64, aarch64)")
+
+
+def feed_release(feed: Feed) -> str:
+    """The ``uname -r`` the feed's modules are installed for (lib/modules/<release>/)."""
+    releases = sorted(
+        {
+            PurePosixPath(e.path).parts[2]
+            for p in feed.packages
+            for e in p.entries
+            if e.path.startswith("lib/modules/") and e.path.endswith(".ko")
+        }
+    )
+    if len(releases) != 1:
+        raise UsageError(f"{feed.root}: modules for {len(releases)} kernels ({releases})")
+    return releases[0]
+
+
+def installed_version(package: str) -> str | None:
+    if shutil.which("dpkg-query") is None:
+        return None
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", package],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    status, _, version = result.stdout.partition(" ")
+    return version.strip() if result.returncode == 0 and status == "installed" else None
+
+
+def kernel_for(feed: Feed, release: str, options: BootOptions, progress: Progress) -> KernelImage:
+    cache = resources.cache_dir()
+    if options.kernel_image is not None:
+        return given_kernel_image(options.kernel_image, cache)
+    if not DEBIAN_RELEASE.match(release):
+        raise UsageError(
+            f"{feed.root}: modules are for kernel {release}, not a Debian kernel; "
+            "pass --kernel-image (booting official OpenWrt images is not implemented yet)"
+        )
+    version = installed_version(f"linux-headers-{release}")
+    return distro_kernel_image(release, version, cache, progress)
+
+
+def identity_findings(feed: Feed, image: KernelImage, label: str, findings: Findings) -> None:
+    """boot.identity: the feed's kernel (=...) dependency and vermagic against the image."""
+    hashes = image.config_hashes()
+    for pkg in feed.packages:
+        dep = pkg.kernel_dependency()
+        if dep is None:
+            continue
+        version, _, rest = dep.partition("~")
+        digest = rest.rsplit("-", 1)[0]
+        if version != image.version:
+            findings.fail(
+                "boot.identity",
+                pkg.name,
+                f"depends on kernel (={dep}) but the image is Linux {image.version}",
+            )
+        elif hashes and digest not in hashes:
+            findings.fail(
+                "boot.identity",
+                pkg.name,
+                f"depends on kernel (={dep}) but the image's config hashes to "
+                f"{image.vermagic_hash}",
+            )
+        else:
+            how = f" ({hashes[digest]})" if digest in hashes else ""
+            findings.ok("boot.identity", pkg.name, f"kernel (={dep}) is the image's{how}")
+    vermagic = image.vermagic
+    for name, module in sorted(modules_of(feed).items()):
+        if vermagic and module.info.vermagic != vermagic:
+            findings.fail(
+                "boot.identity",
+                module.package,
+                f"{name}.ko vermagic {module.info.vermagic!r}, the image wants {vermagic!r}",
+            )
+        elif PurePosixPath(module.path).parts[2] != image.release:
+            findings.fail(
+                "boot.identity",
+                module.package,
+                f"{module.path} is not below lib/modules/{image.release}/",
+            )
+
+
+def build_image(
+    feed: Feed,
+    image: KernelImage,
+    arch: str,
+    ruleset: str,
+    scenario: bool,
+    findings: Findings,
+    label: str,
+) -> tuple[bytes, str]:
+    """The initramfs bytes and its /init text (deterministic for the same inputs)."""
+    root = Initramfs()
+    missing = install(feed, root)
+    for line in missing:
+        findings.fail("boot.install", label, line)
+    if not missing:
+        findings.ok("boot.install", label, f"{len(feed.packages)} packages installed")
+    add_userland(root, arch, TOOLS if scenario else ("busybox",))
+    for directory in ("proc", "sys", "dev", "run", "tmp", "var", "etc/kmodkit"):
+        root.dir(directory)
+    root.chardev("dev/console", 5, 1)
+    kernel_modules = []
+    for name, path in sorted(image.modules.items()):
+        guest = f"lib/modules/{image.release}/kernel/{name}.ko"
+        root.file(guest, path.read_bytes())
+        kernel_modules.append((name, "/" + guest))
+    root.file("etc/kmodkit/ruleset.nft", ruleset.encode())
+    root.file("etc/kmodkit/control.nft", guest_init.control_ruleset(ruleset).encode())
+    plan, _unknown = load_plan(feed)
+    script = guest_init.render_init(
+        guest_init.InitOptions(image.release, plan, kernel_modules, scenario)
+    )
+    root.file("init", script.encode(), 0o755)
+    return build_initramfs(root), script
+
+
+def run_target(
+    target_dir: Path, options: BootOptions, ruleset: str, findings: Findings, say: Progress
+) -> TargetRun:
+    feed = read_feed(target_dir)
+    arch = machine_arch(feed.packages[0].arch)
+    release = feed_release(feed)
+    label = f"{target_dir.parent.name}/{target_dir.name}"
+    run = TargetRun(label, release)
+    say(f"{label}: kernel {release}")
+    image = kernel_for(feed, release, options, say)
+    findings.ok("boot.image", label, f"{image.source}: {image.image.name}")
+    identity_findings(feed, image, label, findings)
+    say(f"{label}: building the initramfs")
+    initrd, script = build_image(feed, image, arch, ruleset, options.scenario, findings, label)
+    logs = resources.cache_dir() / "logs" / "boottest" / label
+    logs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="boottest.") as tmp:
+        initrd_path = Path(tmp) / "initramfs.cpio.gz"
+        initrd_path.write_bytes(initrd)
+        say(f"{label}: booting {image.release} (timeout {options.timeout:.0f} s)")
+        guest = qemu.boot(
+            arch,
+            image.image,
+            initrd_path,
+            logs / "serial.log",
+            timeout=options.timeout,
+            accel=options.accel,
+        )
+        if options.keep_logs is not None:
+            keep = options.keep_logs / label
+            atomic_write_bytes(keep / "initramfs.cpio.gz", initrd)
+            atomic_write_text(keep / "init", script)
+            atomic_write_bytes(keep / "serial.log", guest.log.read_bytes())
+    run.accel, run.accel_note, run.seconds = guest.accel, guest.note, guest.seconds
+    run.serial_log = options.keep_logs / label / "serial.log" if options.keep_logs else guest.log
+    report = results.parse_serial(guest.serial())
+    run.guest_times = report.times
+    kernel_findings(report, guest, image, label, options.timeout, findings)
+    results.module_findings(report, [p.name for p in feed.packages], findings)
+    if options.scenario and report.modules_done:
+        results.scenario_findings(report, label, findings)
+    return run
+
+
+def kernel_findings(
+    report: results.GuestReport,
+    guest: qemu.GuestRun,
+    image: KernelImage,
+    label: str,
+    timeout: float,
+    findings: Findings,
+) -> None:
+    last = report.last_line or "(no console output)"
+    if guest.timed_out:
+        findings.fail(
+            "boot.kernel",
+            label,
+            f"guest killed at --timeout {timeout:g} s ({guest.accel}); last console line: {last}",
+        )
+    elif not report.started:
+        findings.fail("boot.kernel", label, f"the kernel never ran /init; last console: {last}")
+    elif report.osrelease != image.release:
+        findings.fail(
+            "boot.kernel", label, f"guest runs {report.osrelease}, expected {image.release}"
+        )
+    elif not report.ended:
+        findings.fail("boot.kernel", label, f"/init stopped before its end; last line: {last}")
+    else:
+        findings.ok(
+            "boot.kernel",
+            label,
+            f"booted {image.release} ({guest.note}) in {guest.seconds:.1f} s",
+        )
+
+
+def run_boottest(options: BootOptions, progress: Progress | None = None) -> BootReport:
+    say = progress or (lambda _msg: None)
+    ruleset = guest_init.DEFAULT_RULESET
+    if options.ruleset is not None:
+        try:
+            ruleset = options.ruleset.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--ruleset {options.ruleset}: cannot read ({exc})") from None
+        if not guest_init.has_flow_statement(ruleset):
+            raise UsageError(
+                f"--ruleset {options.ruleset}: no `flow add @<flowtable>` statement to test"
+            )
+    targets = find_feeds(options.path)
+    if not targets:
+        raise UsageError(f"{options.path}: no ipk/Packages or apk/packages.adb below it")
+    wanted = {f"/{GUEST_PATHS[t]}": TOOL_PACKAGES[t] for t in TOOLS}
+    for arch in sorted({machine_arch(read_feed(t).packages[0].arch) for t in targets}):
+        wanted[qemu.MACHINES[arch].qemu] = qemu.MACHINES[arch].package
+    ensure_packages(wanted, say)
+    findings = Findings()
+    verdicts = resources.cache_dir() / "boottest" / "kvm-verdict.json"
+    qemu.load_verdicts(verdicts)
+    try:
+        runs = [run_target(t, options, ruleset, findings, say) for t in targets]
+    finally:
+        qemu.save_verdicts(verdicts)
+    notes = [
+        f"{r.label}: {r.release} under {r.accel_note or r.accel}, boot test took {r.seconds:.1f} s"
+        for r in runs
+        if r.accel
+    ]
+    return BootReport(VerifyReport(results=findings.results(), notes=notes), runs)

@@ -1,0 +1,76 @@
+"""``invoke boottest``: boot the feed's kernel under QEMU, print the table, write reports.
+
+Exit status as ``invoke verify``: 0 every check passed, 1 a check failed, 2 bad input (no feed,
+unreadable ruleset, kernel image not obtainable), with one line naming the cause.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kmodkit.boottest import BootOptions, run_boottest
+from kmodkit.catalog import lookup_target
+from kmodkit.cli import stdout_console
+from kmodkit.cli.verify import emit
+from kmodkit.errors import UsageError
+
+TITLE = "kmodkit boottest"
+
+
+def last_build(target: str, dist: Path = Path("dist")) -> Path:
+    """The newest ``invoke build`` output for ``target`` under ``dist/`` (by build-report)."""
+    wanted = lookup_target(target)
+    reports = [
+        p
+        for p in dist.glob(f"*/{wanted.board}/{wanted.subtarget}/build-report.json")
+        if p.is_file()
+    ]
+    if not reports:
+        raise UsageError(
+            f"no build for {wanted.name} under {dist}/; run `invoke build --target {target}` "
+            "or give the feed directory"
+        )
+    return max(reports, key=lambda p: p.stat().st_mtime).parent
+
+
+def boottest(
+    *,
+    paths: list[str],
+    target: str,
+    kernel_image: str | None,
+    timeout: float,
+    keep_logs: str | None,
+    json_out: str | None,
+    junit_out: str | None,
+    ruleset: str | None,
+) -> int:
+    if timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    console = stdout_console()
+    inputs = [Path(p) for p in paths] or [last_build(target)]
+    status = 0
+    for path in inputs:
+        options = BootOptions(
+            path=path,
+            kernel_image=Path(kernel_image) if kernel_image else None,
+            timeout=timeout,
+            keep_logs=Path(keep_logs) if keep_logs else None,
+            ruleset=Path(ruleset) if ruleset else None,
+        )
+        with console.status(f"boot test of {path}", spinner="dots") as spinner:
+            result = run_boottest(options, progress=lambda msg: spinner.update(msg))
+        status = max(
+            status,
+            emit(
+                result.report,
+                strict=False,
+                json_out=json_out,
+                junit_out=junit_out,
+                console=console,
+                title=TITLE,
+            ),
+        )
+        for run in result.runs:
+            if run.serial_log:
+                console.print(f"serial log: {run.serial_log}", markup=False, soft_wrap=True)
+    return status
