@@ -117,3 +117,59 @@ def test_fuzz_parse_container_only_format_errors(data: bytes) -> None:
     for prefix in (b"", b"ADB.pckg", b"ADBd", b"ADBc\x01\x09"):
         with contextlib.suppress(FormatError):
             adb.parse_container(prefix + data, "fuzz", max_size=1 << 16)
+
+
+def _peak_bytes(fn: object) -> int:
+    import tracemalloc
+
+    assert callable(fn)
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_zstd_bomb_is_refused_before_it_unpacks() -> None:
+    """131 KB of zstd standing for 4 GiB: the cap trips after ~cap bytes, not after 4 GiB."""
+    from hostile_inputs import zstd_bomb
+    from kmodkit.limits import LimitExceeded
+
+    head = adb.MAGIC + adb.SCHEMA_PACKAGE.to_bytes(4, "little")
+    bomb = b"ADBc\x02\x03" + zstd_bomb(head, 1 << 30)
+    assert len(bomb) < 40_000
+
+    def parse() -> None:
+        with pytest.raises(LimitExceeded, match=r"bomb\.apk: .*MAX_UNPACKED_BYTES limit \(16 MiB"):
+            adb.parse_container(bomb, "bomb.apk", max_size=16 << 20)
+
+    assert _peak_bytes(parse) < 64 << 20
+
+
+def test_zstd_truncated_or_with_a_huge_window_is_a_format_error() -> None:
+    import zstandard
+
+    stream = adb.build_stream(adb.SCHEMA_PACKAGE, [(adb.BLOCK_ADB, bytes(64 * 1024))])
+    packed = adb.compress(stream, "zstd")
+    with pytest.raises(FormatError, match="zstd stream truncated"):
+        adb.decompress(packed[: len(packed) // 2], "cut.apk")
+    # a frame asking for a 1 GiB window (window descriptor exponent 20), then one raw block
+    huge = b"\x28\xb5\x2f\xfd\x00" + bytes([20 << 3])
+    huge += ((len(stream) << 3) | 1).to_bytes(3, "little") + stream
+    assert zstandard.ZstdDecompressor(max_window_size=1 << 31).decompressobj().decompress(huge)
+    with pytest.raises(FormatError, match="ZSTD_MAX_WINDOW_BYTES"):
+        adb.decompress(b"ADBc\x02\x03" + huge, "window.apk")
+
+
+def test_deflate_bomb_is_refused_within_its_cap() -> None:
+    from hostile_inputs import deflate_bomb
+
+    bomb = b"ADBd" + deflate_bomb(1 << 30)
+
+    def parse() -> None:
+        with pytest.raises(FormatError, match="MAX_UNPACKED_BYTES"):
+            adb.parse_container(bomb, "bomb.apk", max_size=16 << 20)
+
+    assert _peak_bytes(parse) < 64 << 20

@@ -267,3 +267,15 @@ def test_output_independent_of_environment(apkdir: Path, tmp_path: Path) -> None
         check=True,
     )
     assert out.stdout.strip() == ref
+
+
+def test_shared_blob_bytes_are_bounded() -> None:
+    """Few values, but one 60 KB name shared by 3,000 directories decodes to 180 MB."""
+    from kmodkit.limits import LimitExceeded
+
+    def shared(w: AdbWriter) -> int:
+        directory = w.obj([w.blob(b"d" * 60_000)])
+        return w.obj([adb.NULL, w.obj([directory] * 3000)])
+
+    with pytest.raises(LimitExceeded, match=r"MAX_ADB_DECODED_BYTES limit \(64 MiB\)"):
+        read_apk(_package_stream(shared))

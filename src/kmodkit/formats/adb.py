@@ -5,7 +5,8 @@ block payload, frames blocks (ADB, SIG, DATA) in a file and handles the ``ADBd``
 compression wrappers. Schemas live in ``apk_schema``; packages and indexes in ``apk``/``apk_index``.
 
 Every reader check raises ``FormatError`` naming the byte offset, because verify runs these
-readers on untrusted downloads: no IndexError/struct.error, and decompression is capped.
+readers on untrusted downloads: no IndexError/struct.error, and decompression streams under an
+output cap (``kmodkit.limits``), so a small zstd bomb never unpacks before being refused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Literal
 import zstandard
 
 from kmodkit.errors import FormatError
+from kmodkit.limits import MAX_UNPACKED_BYTES, ZSTD_MAX_WINDOW_BYTES, charge_unpacked, unpack_cap
 
 MAGIC = b"ADB."
 SCHEMA_PACKAGE = 0x676B6370  # "pckg"
@@ -47,7 +49,8 @@ HEADER_SIZE = 8  # u8 compat, u8 ver, u16 reserved, u32 root
 
 # apk writes ADBd with zlib's best compression (level 9 reproduces apk mkpkg's bytes).
 DEFLATE_LEVEL = 9
-DEFAULT_MAX_SIZE = 512 * 1024 * 1024
+DEFAULT_MAX_SIZE = MAX_UNPACKED_BYTES
+ZSTD_INPUT_STEP = 256  # zstd input fed per step: at most ~8 MiB out per step (RLE blocks)
 
 Compression = Literal["none", "deflate", "zstd"]
 
@@ -74,6 +77,7 @@ class AdbReader:
         self.data = payload
         self.where = where
         self.misaligned: list[int] = []  # apk tolerates these; verify reports them
+        self._misaligned_seen: set[int] = set()
         if len(payload) < HEADER_SIZE:
             raise FormatError(f"ADB block too short ({len(payload)} bytes)", where=where)
         if payload[0] != 0:
@@ -115,6 +119,13 @@ class AdbReader:
             return self._span(off + 4, int.from_bytes(self._span(off, 4), "little"))
         raise self.fail(f"expected a blob, found value type {vtype:#x}", off)
 
+    def count(self, val: int) -> int:
+        """How many values an object or array holds (0 for null), without reading them."""
+        vtype, off = val_type(val), val_value(val)
+        if val == NULL or vtype not in (T_ARRAY, T_OBJECT):
+            return 0
+        return max(int.from_bytes(self._span(off, 4), "little") - 1, 0)
+
     def slots(self, val: int) -> list[int]:
         """The values of an object or array (index 1..n-1); empty for null."""
         vtype, off = val_type(val), val_value(val)
@@ -122,7 +133,8 @@ class AdbReader:
             return []
         if vtype not in (T_ARRAY, T_OBJECT):
             raise self.fail(f"expected an object or array, found value type {vtype:#x}", off)
-        if off % 4 and off not in self.misaligned:
+        if off % 4 and off not in self._misaligned_seen:
+            self._misaligned_seen.add(off)
             self.misaligned.append(off)
         num = int.from_bytes(self._span(off, 4), "little")
         if num == 0:
@@ -231,12 +243,20 @@ class AdbWriter:
 
 @dataclass(frozen=True)
 class Block:
-    """One framed block; ``offset`` is where its header starts in the uncompressed stream."""
+    """One framed block; ``offset`` is where its header starts in the uncompressed stream.
+
+    ``data`` is a view into the stream (DATA blocks can be most of it: no copy); ``payload``
+    copies it, for the small ADB and SIG blocks.
+    """
 
     type: int
     offset: int
     size: int  # payload length
-    payload: bytes
+    data: memoryview
+
+    @property
+    def payload(self) -> bytes:
+        return bytes(self.data)
 
     @property
     def type_name(self) -> str:
@@ -252,7 +272,7 @@ class Container:
 
     @property
     def adb(self) -> bytes:
-        return self.blocks[0].payload
+        return self.blocks[0].payload  # a fresh copy on every access: keep it
 
 
 def frame_block(btype: int, payload: bytes) -> bytes:
@@ -283,27 +303,45 @@ def compress(stream: bytes, compression: Compression) -> bytes:
 
 
 def _inflate(data: bytes, where: str, max_size: int) -> bytes:
+    cap = unpack_cap(max_size)
     d = zlib.decompressobj(-15)
     try:
-        out = d.decompress(data, max_size + 1)
+        out = d.decompress(data, cap.size + 1)
     except zlib.error as exc:
         raise FormatError(f"corrupt deflate stream: {exc}", where=where) from None
-    if len(out) > max_size:
-        raise FormatError(f"decompressed size exceeds the {max_size}-byte limit", where=where)
+    if len(out) > cap.size:
+        raise cap.error("decompressed ADB stream", where)
     if not d.eof:
         raise FormatError(f"deflate stream truncated after {len(out)} bytes", where=where)
+    charge_unpacked(len(out), where)
     return out
 
 
 def _unzstd(data: bytes, where: str, max_size: int) -> bytes:
+    """One zstd frame, fed in small steps so the output is checked before it can grow big."""
+    cap = unpack_cap(max_size)
+    chunks: list[bytes] = []
+    total = 0
     try:
-        d = zstandard.ZstdDecompressor().decompressobj()
-        out = d.decompress(data)
+        d = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW_BYTES).decompressobj()
+        view = memoryview(data)
+        for start in range(0, len(view), ZSTD_INPUT_STEP):
+            chunk = d.decompress(view[start : start + ZSTD_INPUT_STEP])
+            total += len(chunk)
+            if total > cap.size:
+                raise cap.error("decompressed ADB stream", where)
+            chunks.append(chunk)
+            if d.eof:
+                break
     except zstandard.ZstdError as exc:
-        raise FormatError(f"corrupt zstd stream: {exc}", where=where) from None
-    if len(out) > max_size:
-        raise FormatError(f"decompressed size exceeds the {max_size}-byte limit", where=where)
-    return out
+        text = str(exc)
+        if "Frame requires too much memory" in text or "Unsupported frame parameter" in text:
+            text += f" (window over the ZSTD_MAX_WINDOW_BYTES limit, {ZSTD_MAX_WINDOW_BYTES})"
+        raise FormatError(f"corrupt zstd stream: {text}", where=where) from None
+    if not d.eof:
+        raise FormatError(f"zstd stream truncated after {total} bytes", where=where)
+    charge_unpacked(total, where)
+    return b"".join(chunks)
 
 
 def decompress(
@@ -347,6 +385,7 @@ def parse_container(
             where=where,
         )
     blocks: list[Block] = []
+    view = memoryview(stream)
     allowed = {BLOCK_ADB}
     pos = 8
     while pos < len(stream):
@@ -380,7 +419,7 @@ def parse_container(
             allowed = {BLOCK_SIG, BLOCK_DATA}
         elif btype == BLOCK_DATA:
             allowed = {BLOCK_DATA}
-        blocks.append(Block(btype, pos, raw - hdr, stream[pos + hdr : pos + raw]))
+        blocks.append(Block(btype, pos, raw - hdr, view[pos + hdr : pos + raw]))
         pos += padded
     if not blocks:
         raise FormatError("no ADB block", where=where)

@@ -196,7 +196,8 @@ def _walk_paths(
 def read_package(data: bytes, name: str = "<apk>") -> ApkPackage:
     """Decode an apk v3 package; see the module docstring for errors vs. ``problems``."""
     container = adb.parse_container(data, name, expected_schema=adb.SCHEMA_PACKAGE)
-    reader = AdbReader(container.adb, name)
+    adb_payload = container.adb
+    reader = AdbReader(adb_payload, name)
     root = S.decode(reader, reader.root, S.PACKAGE)
     if not isinstance(root, dict):
         raise FormatError("ADB root is not an object", where=name)
@@ -217,17 +218,17 @@ def read_package(data: bytes, name: str = "<apk>") -> ApkPackage:
             problems.append(f"DATA block at byte {blk.offset} is too short")
             continue
         key = (
-            int.from_bytes(blk.payload[:4], "little"),
-            int.from_bytes(blk.payload[4:8], "little"),
+            int.from_bytes(blk.data[:4], "little"),
+            int.from_bytes(blk.data[4:8], "little"),
         )
         target = by_index.get(key)
-        body = blk.payload[8:]
+        body = blk.data[8:]  # a view: copied once, into the entry, only if it is kept
         if target is None or target.kind != "file":
             problems.append(f"DATA block at byte {blk.offset} matches no regular file {key}")
         elif target.path in contents:
             problems.append(f"{target.path}: second DATA block at byte {blk.offset}")
         else:
-            contents[target.path] = body
+            contents[target.path] = bytes(body)
             if target.size != len(body):
                 problems.append(
                     f"{target.path}: DATA holds {len(body)} bytes, size says {target.size}"
@@ -278,7 +279,7 @@ def read_package(data: bytes, name: str = "<apk>") -> ApkPackage:
         scripts={k: text(v) for k, v in scripts_obj.items()},
         compression=container.compression,
         blocks=tuple(BlockInfo(b.type_name, b.offset, b.size) for b in container.blocks),
-        adb_payload=container.adb,
+        adb_payload=adb_payload,
         data_ok=data_ok,
         unique_id_ok=uid_ok,
         problems=tuple(problems),

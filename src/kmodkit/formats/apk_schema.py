@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
+from kmodkit import limits
 from kmodkit.errors import FormatError
 from kmodkit.formats import apk_version
-from kmodkit.formats.adb import AdbReader
+from kmodkit.formats.adb import AdbReader, val_value
 
 ScalarKind = Literal["string", "version", "hex", "int", "oct"]
 
@@ -120,25 +121,48 @@ INDEX = ObjectSchema(
 )
 
 
-class _Budget:
-    """Caps the values decoded from one block, so shared sub-objects cannot blow up memory."""
+class DecodeBudget:
+    """Bounds the work of decoding one ADB block: values visited and blob bytes materialised.
 
-    def __init__(self, limit: int) -> None:
-        self.left = limit
+    apk de-duplicates values, so one object may be referenced from many places; a few KB of
+    shared references would otherwise decode into gigabytes (MAX_ADB_VALUES and
+    MAX_ADB_DECODED_BYTES in ``kmodkit.limits``).
+    """
 
-    def take(self, reader: AdbReader, val: int) -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise reader.fail("too many values (shared or looping references?)", val & 0x0FFFFFFF)
+    def __init__(
+        self, values: int = limits.MAX_ADB_VALUES, size: int = limits.MAX_ADB_DECODED_BYTES
+    ) -> None:
+        self.values_left = values
+        self.bytes_left = size
+        self.values = values
+        self.size = size
+
+    def take(self, reader: AdbReader, val: int, values: int = 1, size: int = 0) -> None:
+        self.values_left -= values
+        self.bytes_left -= size
+        if self.values_left < 0:
+            what = f"too many values decoded: over the MAX_ADB_VALUES limit ({self.values})"
+        elif self.bytes_left < 0:
+            what = limits.exceeded("MAX_ADB_DECODED_BYTES", self.size, "decoded blob data")
+        else:
+            return
+        raise limits.LimitExceeded(
+            f"{what} (shared references?) at ADB offset {val_value(val)}", where=reader.where
+        )
 
 
-def decode(reader: AdbReader, val: int, kind: Kind, budget: _Budget | None = None) -> Value:
+def decode(reader: AdbReader, val: int, kind: Kind, budget: DecodeBudget | None = None) -> Value:
     """Decode a value by schema into bytes / int / dict (field name → value) / list."""
     if budget is None:
-        budget = _Budget(64 + 4 * len(reader.data))
+        budget = DecodeBudget()
     budget.take(reader, val)
     if isinstance(kind, Scalar):
-        return reader.integer(val) if kind.is_int else reader.blob(val)
+        if kind.is_int:
+            return reader.integer(val)
+        blob = reader.blob(val)
+        budget.take(reader, val, 0, len(blob or b""))
+        return blob
+    budget.take(reader, val, reader.count(val))  # before the slots list is even built
     slots = reader.slots(val)
     if isinstance(kind, ArraySchema):
         items = [decode(reader, v, kind.item, budget) for v in slots]

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from kmodkit.errors import FormatError
+from kmodkit.limits import MAX_UNPACKED_BYTES, charge_unpacked, unpack_cap
 
-DEFAULT_MAX_UNPACKED = 1 << 30  # 1 GiB: far above any kmod, far below exhausting memory
+DEFAULT_MAX_UNPACKED = MAX_UNPACKED_BYTES  # far above any kmod, far below exhausting memory
 PARALLEL_MIN = 1 << 20  # gzip input size from which deflate runs in chunks on every CPU
 CHUNK = 128 * 1024  # pigz's default block: big enough that flushes cost ~0.01 %
 WINDOW = 32 * 1024  # deflate's window, primed into each chunk from the bytes before it
@@ -115,9 +116,16 @@ def _zero_terminated(data: bytes, start: int, where: str) -> tuple[bytes, int]:
 
 
 def gzip_decompress(
-    data: bytes, where: str, max_size: int = DEFAULT_MAX_UNPACKED
+    data: bytes,
+    where: str,
+    max_size: int = DEFAULT_MAX_UNPACKED,
+    limit_name: str = "MAX_UNPACKED_BYTES",
 ) -> tuple[bytes, GzipHeader]:
-    """Inflate one gzip member (trailing NUL padding tolerated), at most ``max_size`` bytes."""
+    """Inflate one gzip member (trailing NUL padding tolerated), at most ``max_size`` bytes.
+
+    Inside ``limits.unpack_budget`` the cap is also what the input's budget has left, and the
+    output is charged to it; the error names the limit that tripped.
+    """
     if len(data) < 18:
         raise FormatError(f"gzip data truncated ({len(data)} bytes)", where=where)
     if data[:2] != b"\x1f\x8b":
@@ -146,15 +154,17 @@ def gzip_decompress(
     if pos > len(data):
         raise FormatError(f"gzip header runs past the end (offset {pos})", where=where)
     header = GzipHeader(flags=flags, mtime=mtime, xfl=data[8], os=data[9], filename=filename)
+    cap = unpack_cap(max_size, limit_name)
     inflater = zlib.decompressobj(-15)
-    try:  # a memoryview: no copy of the compressed bytes
-        out = inflater.decompress(memoryview(data)[pos:], max_size + 1)
+    try:  # a memoryview: no copy of the compressed bytes; never more than cap + 1 bytes out
+        out = inflater.decompress(memoryview(data)[pos:], cap.size + 1)
     except zlib.error as exc:
         raise FormatError(
             f"corrupt deflate stream after offset {pos}: {exc}", where=where
         ) from None
-    if len(out) > max_size:
-        raise FormatError(f"gzip data inflates beyond the {max_size}-byte limit", where=where)
+    if len(out) > cap.size:
+        raise cap.error("inflated gzip data", where)
+    charge_unpacked(len(out), where)
     if not inflater.eof:
         raise FormatError(
             f"gzip data truncated (deflate stream ends early, {len(data)} bytes)", where=where

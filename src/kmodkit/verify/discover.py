@@ -3,20 +3,38 @@
 A path is an .ipk, an .apk, a feed directory (holding ``Packages`` or ``packages.adb``), an
 index file itself, or any tree (e.g. ``dist/``) searched for those. Public keys found in a tree
 are collected too: ``invoke build`` puts its keys next to its feeds.
+
+Walking a tree skips kmodkit's own temporaries (``fsutil.atomic_directory``'s ``.NAME.*.tmp``
+and ``.NAME.old`` siblings, ``atomic_write_bytes``' ``.NAME.*.tmp`` files): a killed build's
+half-written copy is not part of what is being verified. A path given explicitly is always
+verified (the build verifies its temporary directory before renaming it into place).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kmodkit.limits import MAX_KEY_FILE_BYTES
+from kmodkit.safeio import not_regular, read_regular_file
+
 FeedKind = Literal["opkg", "apk"]
 PACKAGE_SUFFIXES = (".ipk", ".apk")
 INDEX_NAMES: dict[str, FeedKind] = {"Packages": "opkg", "packages.adb": "apk"}
+# fsutil names its temporaries tempfile.mkdtemp/mkstemp(prefix=".NAME.", suffix=".tmp") and
+# ".NAME.old" (the previous directory, between two renames)
+_KMODKIT_TEMPORARY = re.compile(r"^\..+\.(?:[A-Za-z0-9_]+\.tmp|old)$")
+
+
+def is_kmodkit_temporary(name: str) -> bool:
+    """Is ``name`` one of fsutil's temporary siblings (never part of what is verified)?"""
+    return _KMODKIT_TEMPORARY.match(name) is not None
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,8 @@ def _discover_one(path: Path, found: Inputs, seen: set[Path]) -> None:
         return
     before = (len(found.packages), len(found.feeds))
     for dirpath, dirnames, filenames in os.walk(path, onerror=_raise):
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if not is_kmodkit_temporary(d))
+        filenames = [f for f in filenames if not is_kmodkit_temporary(f)]
         here = Path(dirpath)
         names = set(filenames)
         if any(n in names for n in INDEX_NAMES):
@@ -110,7 +129,7 @@ def _add_feed(directory: Path, found: Inputs, seen: set[Path]) -> None:
     if key in seen:
         return
     seen.add(key)
-    names = sorted(os.listdir(directory))
+    names = sorted(n for n in os.listdir(directory) if not is_kmodkit_temporary(n))
     kinds = [INDEX_NAMES[n] for n in names if n in INDEX_NAMES]
     for kind in kinds:
         suffix = ".ipk" if kind == "opkg" else ".apk"
@@ -130,9 +149,11 @@ def _classify_key(path: Path, found: Inputs) -> None:
     if not (name.endswith((".pub", ".pem")) or path.parent.name == "keys"):
         return
     try:
-        if path.stat().st_size > 16384:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            found.unreadable.append((str(path), str(not_regular(path, mode).strerror)))
             return
-        text = path.read_text("utf-8")
+        text = _read_key_text(path)
     except (OSError, UnicodeDecodeError):
         return
     if "-----BEGIN PUBLIC KEY-----" in text:
@@ -150,3 +171,8 @@ def is_usign_public_key(text: str) -> bool:
     except ValueError:
         return False
     return len(raw) == 42 and raw[:2] == b"Ed"
+
+
+def _read_key_text(path: Path) -> str:
+    """A candidate key file's text (OSError if not a regular file or over MAX_KEY_FILE_BYTES)."""
+    return read_regular_file(path, MAX_KEY_FILE_BYTES, "MAX_KEY_FILE_BYTES").decode("utf-8")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from kmodkit.limits import MAX_MESSAGES_PER_RESULT
+
 if TYPE_CHECKING:
     from kmodkit.kernel.tree import KernelTree
 
@@ -203,6 +205,9 @@ class Findings:
                 continue
             worst = max((s for s, _ in items), key=_RANK.__getitem__)
             messages = _unique(m for s, m in items if s == worst)
+            if len(messages) > MAX_MESSAGES_PER_RESULT:  # 20,000 bad files: one readable line
+                more = len(messages) - MAX_MESSAGES_PER_RESULT
+                messages = [*messages[:MAX_MESSAGES_PER_RESULT], f"and {more} more"]
             out.append(Result(check_id, artifact, worst, "; ".join(messages)))
         return out
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kmodkit.errors import KmodkitError
+from kmodkit.formats.gzipio import gzip_decompress
+from kmodkit.limits import MAX_INDEX_FILE_BYTES, LimitExceeded, packages_stanzas_within_limit
+from kmodkit.safeio import read_regular_file
 from kmodkit.verify import checks_feed as feed
 from kmodkit.verify.bases import Base, load_base
 from kmodkit.verify.checks_apk import check_apk_feed
@@ -67,8 +68,8 @@ def verify_paths(paths: Sequence[Path], *, options: VerifyOptions) -> VerifyRepo
             continue
         base_views = [v for b in bases if b.manager == manager for v in b.views]
         views = [v for g in mine for v in g.views]
-        modules: ModuleMap = read_modules(views, findings)
-        modules.update(read_modules(base_views, Findings()))  # references, not judged here
+        modules: ModuleMap = _modules(views, findings)
+        modules.update(_modules(base_views, Findings()))  # references, not judged here
         ref = kernel or _kernel_from_bases(bases, manager)
         for g in mine:
             check_kernel(g.views, modules, ref, findings)
@@ -76,6 +77,17 @@ def verify_paths(paths: Sequence[Path], *, options: VerifyOptions) -> VerifyRepo
         check_modules([v for v in views if v.name != "kernel"], universe, ref, findings)
     report.results = findings.results()
     return report
+
+
+def _modules(views: Sequence[PackageView], findings: Findings) -> ModuleMap:
+    """The modinfo read when each package was read (its file data is gone by now)."""
+    out: ModuleMap = {}
+    for view in views:
+        if view.modules is not None:
+            out[view.artifact] = view.modules
+        else:
+            out.update(read_modules([view], findings))
+    return out
 
 
 def _load_kernel(options: VerifyOptions, findings: Findings) -> KernelRef | None:
@@ -171,7 +183,8 @@ def _check_opkg_index(
     index_path = fd.path / "Packages"
     art = str(index_path)
     try:
-        raw = index_path.read_bytes()
+        raw = read_regular_file(index_path, MAX_INDEX_FILE_BYTES, "MAX_INDEX_FILE_BYTES")
+        packages_stanzas_within_limit(raw, art)
         entries = feed.parse_packages_index(raw.decode("utf-8"), art)
     except OSError as exc:
         findings.fail("input.unreadable", art, f"cannot read: {exc.strerror or exc}")
@@ -191,12 +204,24 @@ def _check_opkg_index(
 
 
 def _check_packages_gz(path: Path, raw: bytes, art: str, findings: Findings) -> None:
-    """opkg may fetch Packages.gz instead: it must hold exactly the signed Packages."""
-    if not path.is_file():
+    """opkg may fetch Packages.gz instead: it must hold exactly the signed Packages.
+
+    So it never needs to inflate past the size of Packages: a gzip bomb stops right there.
+    """
+    if not path.exists() and not path.is_symlink():
         return
     try:
-        unpacked = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError, zlib.error) as exc:
+        packed = read_regular_file(path, MAX_INDEX_FILE_BYTES, "MAX_INDEX_FILE_BYTES")
+    except OSError as exc:
+        findings.fail("input.unreadable", str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    try:
+        unpacked, _header = gzip_decompress(packed, str(path), max_size=len(raw))
+    except LimitExceeded:
+        why = f"Packages.gz inflates past the {len(raw)} bytes of Packages"
+        findings.fail("feed.index", art, f"{why}: it does not hold the same bytes")
+        return
+    except KmodkitError as exc:
         findings.fail("feed.index", art, f"Packages.gz does not decompress: {exc}")
         return
     if unpacked != raw:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from kmodkit.kernel.modinfo import ModInfo
 
 from kmodkit.kernel.modinfo import module_name as module_name  # the one definition
 
@@ -39,7 +42,10 @@ class PackageView:
     arch: str = ""
     depends: list[list[Dep]] = field(default_factory=list)  # alternatives in each inner list
     provides: list[str] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)  # relative path -> bytes (regular)
+    # relative path -> bytes of every regular file; once the package's own checks ran, only
+    # /etc/modules.d files keep their bytes (verify/reading.release_file_data)
+    files: dict[str, bytes] = field(default_factory=dict)
+    modules: dict[str, ModInfo] | None = None  # path -> modinfo of its .ko, read before release
     has_files: bool = True  # False for --index entries known only from an index
     origin: str = ""  # "feed", "base" or "loose"
     size: int = 0  # file size in bytes
