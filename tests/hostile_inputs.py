@@ -106,6 +106,20 @@ def ipk(name: str, data_gz: bytes, padding: int = 0) -> bytes:
     return gzip_compress(_tar(outer), level=1)
 
 
+def long_control(lines: int) -> bytes:
+    head = "Package: cont\nVersion: 1.0-r1\nArchitecture: x86_64\nInstalled-Size: 1\n"
+    return (head + "Description: x\n" + " x\n" * lines).encode()
+
+
+def ipk_with_control(control: bytes) -> bytes:
+    outer = [
+        ("./debian-binary", b"2.0\n"),
+        ("./data.tar.gz", big_file_data_gz(10)),
+        ("./control.tar.gz", gzip_compress(_tar([("./control", control)]))),
+    ]
+    return gzip_compress(_tar(outer), level=1)
+
+
 def big_file_data_gz(size: int) -> bytes:
     """data.tar.gz holding one ``size``-byte module-named file of zeros (honest, just big)."""
     return gzip_compress(_tar([("./lib/modules/6.6.93/big.ko", bytes(size))]), level=1)
@@ -251,6 +265,11 @@ def _many(root: Path) -> list[Case]:
             "100,001 tar members.ipk",
             [_write(root / "members_1_x86_64.ipk", ipk("members", many_members_data_gz(100_001)))],
             "tar members",
+        ),
+        Case(
+            "2,000,000 control continuation lines.ipk",
+            [_write(root / "cont_1_x86_64.ipk", ipk_with_control(long_control(2_000_000)))],
+            "passed,",
         ),
         Case(
             "20,000 bad .ko files.ipk",

@@ -81,8 +81,8 @@ def test_index_base_packages_gz_bomb_names_the_limit(make_ipk, tmp_path: Path) -
     assert "MAX_INDEX_FILE_BYTES limit (64 MiB)" in error.message
 
 
-def test_kmodkit_temporaries_are_not_verified(make_ipk, write_feed, tmp_path: Path) -> None:
-    """A killed build leaves dist/x86/.64.XXXX.tmp (fsutil.atomic_directory): not verified."""
+def test_kmodkit_temporaries_are_not_verified(make_ipk, tmp_path: Path) -> None:
+    """A killed build leaves dist/x86/.64.kmodkit-<pid>-XXXX.tmp (fsutil): not verified."""
     ipk = make_ipk("kmod-a", mods=["nf_a"])
     dist = tmp_path / "dist"
     final = dist / "x86" / "64"
@@ -92,17 +92,17 @@ def test_kmodkit_temporaries_are_not_verified(make_ipk, write_feed, tmp_path: Pa
     with atomic_directory(final) as work:  # a second build, caught half-way
         (work / ipk[0]).write_bytes(ipk[1])
         (work / "Packages").write_text("Package: kmod-a\n")
-        old = final.with_name(".64.old")  # the previous dist, between the two renames
-        old.mkdir()
-        (old / ipk[0]).write_bytes(ipk[1])
+        for earlier in (".64.old", ".64.ab12cd_3.tmp"):  # names of kmodkit before pids
+            (final.parent / earlier).mkdir()
+            (final.parent / earlier / ipk[0]).write_bytes(ipk[1])
         temporaries = sorted(p.name for p in final.parent.iterdir() if p != final)
-        assert len(temporaries) == 2 and all(is_kmodkit_temporary(n) for n in temporaries)
+        assert len(temporaries) == 3 and all(is_kmodkit_temporary(n) for n in temporaries)
         found = discover([dist])
         assert [f.path for f in found.feeds] == [final]
         assert found.packages == [] and found.unreadable == []
         # given explicitly (as the build verifies its own work directory), it is verified
         assert [f.path for f in discover([work]).feeds] == [work]
-    assert not is_kmodkit_temporary("64") and not is_kmodkit_temporary(".hidden")
+    assert not any(is_kmodkit_temporary(n) for n in ("64", ".hidden", ".x.tmp", "a.old"))
 
 
 def test_one_result_lists_a_bounded_number_of_problems() -> None:

@@ -4,9 +4,10 @@ A path is an .ipk, an .apk, a feed directory (holding ``Packages`` or ``packages
 index file itself, or any tree (e.g. ``dist/``) searched for those. Public keys found in a tree
 are collected too: ``invoke build`` puts its keys next to its feeds.
 
-Walking a tree skips kmodkit's own temporaries (``fsutil.atomic_directory``'s ``.NAME.*.tmp``
-and ``.NAME.old`` siblings, ``atomic_write_bytes``' ``.NAME.*.tmp`` files): a killed build's
-half-written copy is not part of what is being verified. A path given explicitly is always
+Walking a tree skips kmodkit's own temporaries (``fsutil.is_temp_name``: the
+``.NAME.kmodkit-<pid>-*.tmp`` siblings of atomic directories and files, and the ``.NAME.*.tmp`` /
+``.NAME.old`` names earlier kmodkit versions used): a killed build's half-written copy is not
+part of what is being verified. A path given explicitly is always
 verified (the build verifies its temporary directory before renaming it into place).
 """
 
@@ -21,20 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kmodkit.fsutil import is_temp_name
 from kmodkit.limits import MAX_KEY_FILE_BYTES
 from kmodkit.safeio import not_regular, read_regular_file
 
 FeedKind = Literal["opkg", "apk"]
 PACKAGE_SUFFIXES = (".ipk", ".apk")
 INDEX_NAMES: dict[str, FeedKind] = {"Packages": "opkg", "packages.adb": "apk"}
-# fsutil names its temporaries tempfile.mkdtemp/mkstemp(prefix=".NAME.", suffix=".tmp") and
-# ".NAME.old" (the previous directory, between two renames)
-_KMODKIT_TEMPORARY = re.compile(r"^\..+\.(?:[A-Za-z0-9_]+\.tmp|old)$")
+# what fsutil named its temporaries before they carried the owner's pid (killed builds of
+# those versions may have left them): mkdtemp(prefix=".NAME.", suffix=".tmp") and ".NAME.old"
+_EARLIER_TEMPORARY = re.compile(r"^\..+\.(?:[A-Za-z0-9_]{8}\.tmp|old)$")
 
 
 def is_kmodkit_temporary(name: str) -> bool:
-    """Is ``name`` one of fsutil's temporary siblings (never part of what is verified)?"""
-    return _KMODKIT_TEMPORARY.match(name) is not None
+    """Is ``name`` one of fsutil's temporaries (never part of what is verified)?"""
+    return is_temp_name(name) or _EARLIER_TEMPORARY.match(name) is not None
 
 
 @dataclass(frozen=True)
