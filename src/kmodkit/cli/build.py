@@ -72,12 +72,17 @@ def build(
     package: str,
     feeds: list[str],
     check_reproducible: bool,
+    mirrors: list[str] | None = None,
+    sdk_keys: str | None = None,
+    offline: bool = False,
+    allow_kernel_mismatch: bool = False,
 ) -> int:
     jobs_count = parse_jobs(jobs)
     check_writable_dir(Path(out), f"--out {out}")
     options = BuildOptions(
         target=target,
         release=release,
+        allow_kernel_mismatch=allow_kernel_mismatch,
         sdk=Path(sdk) if sdk else None,
         kernel_dir=Path(kernel_dir) if kernel_dir else None,
         formats=parse_formats(fmt),

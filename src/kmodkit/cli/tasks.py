@@ -18,6 +18,7 @@ from invoke.tasks import task
 
 from kmodkit.cli import run
 from kmodkit.cli.boottest_tasks import boottest
+from kmodkit.cli.sdk_tasks import sdk_collection
 
 HELP_FLAGS = ("-h", "--help")
 
@@ -100,8 +101,9 @@ def deps(
 @task(
     help={
         "target": "target (x86_64, x86/64, ramips/mt7621, ...)",
-        "release": "OpenWrt release whose scheme to follow (default: the tree's, 24.10 for distro)",
-        "sdk": "extracted OpenWrt SDK directory",
+        "release": "OpenWrt release (24.10, 24.10.4); alone: build on its fetched SDK "
+        "(default: the tree's; the distro kernel with the 24.10 scheme)",
+        "sdk": "OpenWrt SDK: an extracted directory or a .tar.xz/.tar.zst (unpacked safely)",
         "kernel_dir": "prepared kernel build directory",
         "format": "ipk, apk or both (default: the release's; both for the distro kernel)",
         "engine": "direct (kmodkit packs) or sdk-make (drive the SDK's make)",
@@ -112,7 +114,12 @@ def deps(
         "package": "root package (default kmod-nft-offload)",
         "feed": "extra catalog directory of your own specs (comma-separated for several)",
         "check_reproducible": "build twice into separate directories and compare bytes",
-    }
+        "mirror": "with --release and no tree: SDK mirror URL (repeatable; see sdk.fetch)",
+        "sdk_keys": "with --release and no tree: usign keys dir for the SDK (see sdk.fetch)",
+        "offline": "with --release and no tree: use the cached SDK only",
+        "allow_kernel_mismatch": "build although the tree's kernel series is not the release's",
+    },
+    iterable=["mirror"],
 )
 def build(
     c: Context,
@@ -129,8 +136,16 @@ def build(
     package: str = "kmod-nft-offload",
     feed: str = "",
     check_reproducible: bool = False,
+    mirror: list[str] | None = None,
+    sdk_keys: str = "",
+    offline: bool = False,
+    allow_kernel_mismatch: bool = False,
 ) -> None:
-    """Build, pack, index, sign and verify the kmod feed for a target."""
+    """Build, pack, index, sign and verify the kmod feed for a target.
+
+    With --release and no --sdk/--kernel-dir, builds on that release's OpenWrt SDK (cached, or
+    fetched and verified like sdk.fetch); with neither, on the distribution's kernel.
+    """
     from kmodkit.cli import build as build_cli
 
     run(
@@ -148,6 +163,10 @@ def build(
         package=package,
         feeds=split_commas(feed),
         check_reproducible=check_reproducible,
+        mirrors=list(mirror or []),
+        sdk_keys=sdk_keys or None,
+        offline=offline,
+        allow_kernel_mismatch=allow_kernel_mismatch,
     )
 
 
@@ -238,3 +257,4 @@ ns.add_collection(keys)
 from kmodkit.cli.catalog_tasks import catalog  # noqa: E402  (own module, see its docstring)
 
 ns.add_collection(catalog)
+ns.add_collection(sdk_collection)

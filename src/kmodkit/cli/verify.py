@@ -72,6 +72,7 @@ def _rebuild_report(options: VerifyOptions) -> VerifyReport:
             release=options.release,
             sdk=options.sdk,
             kernel_dir=options.kernel_dir,
+            allow_kernel_mismatch=True,  # rebuild what was built, whatever the series
         )
     )
     findings: Findings = differences_to_findings(diffs, "rebuild")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kmodkit import resources
@@ -69,6 +69,7 @@ class BuildOptions:
     source_date_epoch: int | None = None
     verify: bool = True
     reuse_packs: bool = True
+    allow_kernel_mismatch: bool = False
 
 
 @dataclass
@@ -125,8 +126,24 @@ def source_date_epoch(options: BuildOptions, tree: KernelTree) -> int:
     return int((tree.config_path or tree.build_dir / ".config").stat().st_mtime)
 
 
+def check_kernel_series(release: Release, target: Target, tree: KernelTree, allow: bool) -> None:
+    """A release's kmods need that release's kernel series; refuse another unless allowed."""
+    wanted = release.kernel_series_for(target)
+    series = ".".join(tree.version.split(".")[:2])
+    if series != wanted and not allow:
+        raise UsageError(
+            f"release {release.name} runs kernel {wanted} but the {tree.provider} tree is "
+            f"{tree.version}: its kmods would not load on {release.name} devices; use that "
+            "release's SDK, or pass --allow-kernel-mismatch to build anyway"
+        )
+
+
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     say = progress or (lambda _msg: None)
+    if options.sdk is not None and options.sdk.is_file():
+        from kmodkit.sdk import unpack_local_sdk
+
+        options = replace(options, sdk=unpack_local_sdk(options.sdk, say))
     if options.engine not in ("direct", "sdk-make"):
         raise UsageError(f"unknown engine {options.engine!r} (expected direct or sdk-make)")
     if options.engine == "sdk-make" and options.sdk is None:
@@ -142,6 +159,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
             f"kernel tree {tree.release} is for {tree.pkg_arch}, not target {target.name} "
             f"({target.pkg_arch}); use --sdk or --kernel-dir for that target"
         )
+    if release_given is not None:
+        check_kernel_series(release_given, target, tree, options.allow_kernel_mismatch)
     release = release_given or release_for_tree(tree)
     scheme = version_scheme(release.version_scheme)
     formats = options.formats or default_formats(tree, release, explicit=release_given is not None)

@@ -167,10 +167,11 @@ class Client:
     def download(self, path: str, part: Path) -> str:
         """Stream ``path`` into ``part``, resuming what it holds; return the URL it came from."""
         part.parent.mkdir(parents=True, exist_ok=True)
-        _, url = self._over_mirrors(path, lambda u: self._download_once(u, part))
+        name = path.rsplit("/", 1)[-1]
+        _, url = self._over_mirrors(path, lambda u: self._download_once(u, part, name))
         return url
 
-    def _download_once(self, url: str, part: Path) -> None:
+    def _download_once(self, url: str, part: Path, name: str) -> None:
         have = part.stat().st_size if part.exists() else 0
         headers = {"Accept-Encoding": "identity"}
         if have:
@@ -196,12 +197,17 @@ class Client:
                 length = resp.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
                 mode = "wb"
-            self._stream(resp, part, mode, have, total, url)
+            self._stream(resp, part, mode, have, total, name)
 
     def _stream(
-        self, resp: requests.Response, part: Path, mode: str, have: int, total: int | None, url: str
+        self,
+        resp: requests.Response,
+        part: Path,
+        mode: str,
+        have: int,
+        total: int | None,
+        name: str,
     ) -> None:
-        name = part.name.removesuffix(".part")
         report = self.on_bytes
         size = self.settings.chunk_size
         read = resp.raw.read
