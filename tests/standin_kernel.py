@@ -66,3 +66,29 @@ def stand_in_sdk(
         'CONFIG_TARGET_x86=y\nCONFIG_TARGET_ARCH_PACKAGES="x86_64"\nCONFIG_ARCH="x86_64"\n'
     )
     return sdk
+
+
+def stand_in_sdk_from_dist(tmp: Path, tree: KernelTree, dist: Path) -> Path:
+    """A stand-in SDK holding the modules a distro ``build`` packed into ``dist`` (ipk/).
+
+    Compiled modules become the SDK's prebuilt ones; the build's built-in modules are listed in
+    its modules.builtin, so a build on this SDK finds every module of the chain.
+    """
+    import json
+    from pathlib import PurePosixPath
+
+    from kmodkit.formats import ipk
+
+    report = json.loads((dist / "build-report.json").read_text())
+    by_name = {}
+    for path in sorted((dist / "ipk").glob("*.ipk")):
+        for entry in ipk.read_ipk(path.read_bytes(), path.name).entries:
+            if entry.path.endswith(".ko"):
+                by_name[PurePosixPath(entry.path).name] = entry.data
+    modules: dict[str, Path | bytes] = {
+        rel: by_name[PurePosixPath(rel).name]
+        for rel, info in report["modules"].items()
+        if info["origin"] == "compiled"
+    }
+    builtin = [rel for rel, info in report["modules"].items() if info["origin"] == "builtin"]
+    return stand_in_sdk(tmp, tree, modules, builtin="".join(f"kernel/{r}\n" for r in builtin))
