@@ -18,10 +18,11 @@ from kmodkit.sdk.extract import extract_archive, link_target_problem, member_pat
     [
         ("sdk/rules.mk", None),
         ("sdk/a..b/c", None),
-        ("/etc/passwd", "absolute path"),
-        ("sdk/../../x", "'..' component"),
-        ("..", "'..' component"),
-        ("", "empty name or NUL byte"),
+        ("/etc/passwd", "is absolute"),
+        ("sdk/../../x", "has a '..' component"),
+        ("..", "has a '..' component"),
+        ("sdk/new\nline", "holds a control character"),
+        ("", "is empty"),
     ],
 )
 def test_member_names(name: str, problem: str | None) -> None:

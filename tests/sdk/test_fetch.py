@@ -13,6 +13,7 @@ from pytest_httpserver import HTTPServer
 import sdk_mirror
 from kmodkit.errors import FetchError, FormatError, KmodkitError, SignatureError
 from kmodkit.formats import usign
+from kmodkit.fsutil import is_temp_name
 from kmodkit.sdk import FetchOptions, fetch_sdk
 from kmodkit.sdk import cache as sdk_cache
 from sdk_mirror import HTTP, RELEASE, Mirror, serve
@@ -23,7 +24,9 @@ SDK_SUFFIX = "Linux-x86_64.tar.zst"
 def leftovers(cache: Path) -> list[str]:
     """Temporary directories and .part files anywhere in the SDK cache."""
     return sorted(
-        p.name for p in (cache / "sdk").rglob("*") if ".tmp-" in p.name or p.name.endswith(".part")
+        p.name
+        for p in (cache / "sdk").rglob("*")
+        if is_temp_name(p.name) or p.name.endswith(".part")
     )
 
 
@@ -91,7 +94,7 @@ def test_a_part_left_by_a_killed_run_is_resumed_and_dead_temp_dirs_removed(
     target_dir = own_cache / "sdk" / RELEASE / "x86-64"
     target_dir.mkdir(parents=True)
     (target_dir / f"{sha[:16]}.tar.zst.part").write_bytes(data[:1000])
-    dead = target_dir / f".{sha[:16]}.tmp-999999999-x"
+    dead = target_dir / f".{sha[:16]}.kmodkit-999999999-x.tmp"
     (dead / "half-unpacked").mkdir(parents=True)
     fetch_sdk(mirror.options())
     (only,) = mirror.server.requests_for(SDK_SUFFIX)

@@ -33,7 +33,7 @@ def test_clean_keeps_the_newest_and_drops_leftovers(
     assert new.sdk.entry != old.sdk.entry
     target_dir = own_cache / "sdk" / RELEASE / "x86-64"
     (target_dir / "0123456789abcdef.tar.zst.part").write_bytes(b"x")
-    (target_dir / ".0123456789abcdef.tmp-999999999-y").mkdir()
+    (target_dir / ".0123456789abcdef.kmodkit-999999999-y.tmp").mkdir()
 
     result = sdk_cache.clean(keep=1)
     assert result.kept == [new.sdk.entry] and result.freed > 0

@@ -1,11 +1,10 @@
 """The SDK cache: ``$KMODKIT_CACHE/sdk/<release>/<board>-<sub>/<sha256-prefix>/``.
 
 An entry directory appears only by renaming a fully unpacked and checked temporary directory
-(``.<prefix>.tmp-<pid>-*``) beside it, so a present entry is a verified SDK. A per-target file
-lock serialises fetches of the same SDK. The verified ``sha256sums`` and its signature are
-kept beside the entries for ``--offline``; ``http/`` holds small files for conditional
-requests. Temporary directories whose owner process is gone are removed.
-"""
+beside it (pid-named as kmodkit.fsutil names temporaries), so a present entry is a verified
+SDK. A per-target file lock serialises fetches of the same SDK. The verified ``sha256sums``
+and its signature are kept beside the entries for ``--offline``; ``http/`` holds small files
+for conditional requests. Temporary directories whose owner process is gone are removed."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -23,12 +21,11 @@ from filelock import FileLock, Timeout
 
 from kmodkit import resources
 from kmodkit.errors import FetchError
-from kmodkit.fsutil import atomic_write_text
+from kmodkit.fsutil import atomic_write_text, make_temp_dir, sweep_stale
 
 ENTRY_META = "fetch.json"
 PREFIX_LEN = 16
 _ENTRY = re.compile(r"[0-9a-f]{16}")
-_TEMP = re.compile(r"\.[0-9a-f]{16}\.tmp-(\d+)-.*")
 LOCAL = "local"  # entries unpacked from a tarball given to --sdk
 
 
@@ -132,21 +129,9 @@ def locked(target_dir: Path, timeout: float = -1) -> Iterator[None]:
 
 
 def temp_dir_for(target_dir: Path, sha256: str) -> Path:
+    """A pid-named directory beside the entry (kmodkit.fsutil's naming, swept when stale)."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    prefix = f".{sha256[:PREFIX_LEN]}.tmp-{os.getpid()}-"
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=target_dir))
-
-
-def pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return make_temp_dir(target_dir, sha256[:PREFIX_LEN])
 
 
 def remove_stale(target_dir: Path, keep_part: str | None = None) -> list[Path]:
@@ -154,15 +139,11 @@ def remove_stale(target_dir: Path, keep_part: str | None = None) -> list[Path]:
 
     Call with the target's lock held; ``keep_part`` names the ``.part`` a fetch will resume.
     """
-    removed: list[Path] = []
     if not target_dir.is_dir():
-        return removed
+        return []
+    removed = sweep_stale([target_dir])
     for path in target_dir.iterdir():
-        match = _TEMP.fullmatch(path.name)
-        if match and not pid_alive(int(match.group(1))):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-        elif path.name.endswith(".part") and path.name != keep_part:
+        if path.name.endswith(".part") and path.name != keep_part:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

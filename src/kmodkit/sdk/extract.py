@@ -20,22 +20,16 @@ from typing import IO
 import zstandard
 
 from kmodkit.errors import FormatError
+from kmodkit.formats.pathsafety import path_problem
 
 ARCHIVE_SUFFIXES = (".tar.xz", ".tar.zst")
 
 
 def member_path_problem(name: str) -> str | None:
-    """Why an archive member name is unsafe to create under a root, or None when it is safe.
-
-    One small function so a shared path-safety check can replace it.
-    """
-    if not name or "\0" in name:
-        return "empty name or NUL byte"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "absolute path"
-    if ".." in name.split("/"):
-        return "'..' component"
-    return None
+    """Why an archive member name is unsafe to create under a root (formats.pathsafety's rules)."""
+    if not name:
+        return "is empty"
+    return path_problem(name)
 
 
 def link_target_problem(member: str, target: str) -> str | None:
