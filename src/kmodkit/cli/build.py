@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -9,7 +10,7 @@ from rich.table import Table
 
 from kmodkit.cli import check_writable_dir, stdout_console
 from kmodkit.errors import UsageError
-from kmodkit.pipeline.build import BuildOptions, BuildResult
+from kmodkit.pipeline.build import BuildOptions, BuildResult, preflight
 from kmodkit.pipeline.build import build as run_build
 from kmodkit.pipeline.packing import PackageFormat
 
@@ -94,6 +95,13 @@ def build(
         packages=tuple(p for p in package.replace(",", " ").split() if p),
         feeds=tuple(Path(f) for f in feeds),
     )
+    if release and not sdk and not kernel_dir:
+        # A release without a tree means that release's SDK: cached, else fetched and verified.
+        from kmodkit.cli.sdk import fetcher
+
+        preflight(options)  # bad options fail before anything is downloaded
+        fetched = fetcher(list(mirrors or []), sdk_keys, offline)(release, target)
+        options = replace(options, sdk=fetched)
     with console.status("building", spinner="dots") as status:
         result = run_build(options, progress=lambda msg: status.update(msg))
         if check_reproducible:

@@ -138,6 +138,25 @@ def check_kernel_series(release: Release, target: Target, tree: KernelTree, allo
         )
 
 
+def preflight(options: BuildOptions) -> None:
+    """The checks that need no kernel tree, so that bad options fail before an SDK is fetched."""
+    if options.engine not in ("direct", "sdk-make"):
+        raise UsageError(f"unknown engine {options.engine!r} (expected direct or sdk-make)")
+    lookup_target(options.target)
+    release = lookup_release(options.release) if options.release else None
+    catalog = load_catalog(options.feeds)
+    for root in options.packages:
+        catalog.get(root)
+    formats = options.formats or ()
+    scheme = version_scheme(release.version_scheme) if release else None
+    if release and scheme and "apk" in formats and scheme.name != "r1":
+        raise UsageError(
+            f"release {release.name} versions ({scheme.kmod_version(release.kernel_series)}) "
+            "are not valid apk versions; apk packages need a 24.10+ release scheme "
+            "(use --format ipk)"
+        )
+
+
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     say = progress or (lambda _msg: None)
     if options.sdk is not None and options.sdk.is_file():
