@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -100,8 +101,10 @@ def build(
         from kmodkit.cli.sdk import fetcher
 
         preflight(options)  # bad options fail before anything is downloaded
-        fetched = fetcher(list(mirrors or []), sdk_keys, offline)(release, target)
-        options = replace(options, sdk=fetched)
+        fetched, point = fetcher(list(mirrors or []), sdk_keys, offline)(release, target)
+        # build for the point release fetched (24.10 -> 24.10.4): its facts may differ by point
+        exact = point if re.fullmatch(r"\d+\.\d+\.\d+", point) else release
+        options = replace(options, sdk=fetched, release=exact)
     with console.status("building", spinner="dots") as status:
         result = run_build(options, progress=lambda msg: status.update(msg))
         if check_reproducible:

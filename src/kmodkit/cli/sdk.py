@@ -104,13 +104,16 @@ def fetch(*, release: str, target: str, mirrors: list[str], keys: str | None, of
     return 0
 
 
-def fetcher(mirrors: list[str], keys: str | None, offline: bool) -> Callable[[str, str], Path]:
-    """What ``invoke build --release R --target T`` calls to get its SDK."""
+def fetcher(
+    mirrors: list[str], keys: str | None, offline: bool
+) -> Callable[[str, str], tuple[Path, str]]:
+    """What ``invoke build --release R --target T`` calls: the SDK path and its exact release."""
 
-    def get(release: str, target: str) -> Path:
+    def get(release: str, target: str) -> tuple[Path, str]:
         with byte_progress() as on_bytes:
             options = fetch_options(release, target, mirrors, keys, offline)
-            return fetch_sdk(options, say=say, on_bytes=on_bytes).path
+            result = fetch_sdk(options, say=say, on_bytes=on_bytes)
+        return result.path, result.sdk.release
 
     return get
 
