@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kmodkit.errors import FormatError
 from kmodkit.formats.pathsafety import Member, find_hazards, require_safe, safe_parts
@@ -77,3 +79,37 @@ def test_deep_and_long_inputs_stay_cheap() -> None:
     assert kinds(*members) == [("escaping-link", "d", True), ("escaping-link", deep, True)]
     many = [M(f"l{i}", "symlink", 0, f"l{i + 1}") for i in range(5_000)]
     assert {k for k, _, _ in kinds(*many)} <= {"escaping-link"}
+
+
+_NAMES = st.lists(
+    st.sampled_from(["a", "b", ".", "..", "", "etc", "a\nb"]), min_size=0, max_size=5
+).map("/".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "./", "/"]).flatmap(lambda p: _NAMES.map(lambda n: p + n)),
+            st.sampled_from(["file", "dir", "symlink", "hardlink", "fifo", "other"]),
+            st.sampled_from([0o644, 0o755, 0o4755, 0o2755]),
+            st.sampled_from(["", "/"]).flatmap(lambda p: _NAMES.map(lambda n: p + n)),
+        ),
+        max_size=8,
+    )
+)
+def test_no_hazard_means_every_rule_holds(raw: list[tuple[str, str, int, str]]) -> None:
+    """find_hazards never raises, and when it finds nothing the members really are safe."""
+    members = [Member(*m) for m in raw]
+    hazards = find_hazards(members)
+    assert find_hazards(members) == hazards  # deterministic
+    if hazards:
+        return
+    parts = [safe_parts(m.path) for m in members]
+    assert None not in parts and len(set(parts)) == len(parts)
+    assert all(m.kind in ("file", "dir", "symlink") for m in members)
+    assert all(m.kind == "dir" or not m.mode & 0o6000 for m in members)
+    links = {p for m, p in zip(members, parts, strict=True) if m.kind == "symlink"}
+    for p in parts:
+        assert p is not None
+        assert not any(p[:depth] in links for depth in range(1, len(p)))

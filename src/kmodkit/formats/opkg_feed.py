@@ -132,8 +132,8 @@ def parse_packages(data: bytes | str, where: str) -> list[Stanza]:
             start += 1
         if number > start:
             stanza = stanza_from_lines(lines[start:number], where, start + 1)
-            if not any(key == "Package" for key, _ in stanza.fields):
-                raise FormatError(f"line {start + 1}: stanza without a Package field", where=where)
+            if not stanza.value("Package"):
+                raise FormatError(f"line {start + 1}: stanza without a Package name", where=where)
             stanzas.append(stanza)
         start = number + 1
     return stanzas
