@@ -18,7 +18,7 @@ from kmodkit.boottest.kernel_image import KernelImage
 from kmodkit.boottest.runner import feed_release, kernel_for
 from kmodkit.formats import ipk
 from kmodkit.formats.model import Entry
-from kmodkit.pipeline.build import BuildOptions, build
+from kmodkit.pipeline.build import BuildOptions, BuildResult, build
 
 PATCHED_PACKAGE = "kmod-nft-nat"
 PATCHED_MODULE = "nft_masq"
@@ -27,9 +27,18 @@ FOREIGN_VERMAGIC = "6.6.93 SMP mod_unload"
 
 
 @pytest.fixture(scope="session")
-def feed_dir(kmodkit_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The x86_64 distro feed, built for real (modules compiled once per session cache)."""
-    return build(BuildOptions(target="x86_64", out=tmp_path_factory.mktemp("dist"))).out_dir
+def built_with_boottest(
+    kmodkit_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> BuildResult:
+    """`invoke build --boottest`: the x86_64 distro feed, built for real (modules compiled once
+    per session cache) and boot-tested as the last gate before it is published: one boot."""
+    out = tmp_path_factory.mktemp("dist")
+    return build(BuildOptions(target="x86_64", out=out, boottest=True))
+
+
+@pytest.fixture(scope="session")
+def feed_dir(built_with_boottest: BuildResult) -> Path:
+    return built_with_boottest.out_dir
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +48,9 @@ def kernel_image(feed_dir: Path) -> KernelImage:
 
 
 @pytest.fixture(scope="session")
-def good_boot(
-    feed_dir: Path, kernel_image: KernelImage, tmp_path_factory: pytest.TempPathFactory
-) -> BootReport:
-    logs = tmp_path_factory.mktemp("boot-logs")
-    return run_boottest(BootOptions(path=feed_dir, keep_logs=logs, timeout=600))
+def good_boot(built_with_boottest: BuildResult) -> BootReport:
+    assert built_with_boottest.boottest is not None
+    return built_with_boottest.boottest
 
 
 def patch_vermagic(data: bytes, vermagic: str) -> bytes:
@@ -80,5 +87,8 @@ def broken_feed(feed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture(scope="session")
-def broken_boot(broken_feed: Path, kernel_image: KernelImage) -> BootReport:
-    return run_boottest(BootOptions(path=broken_feed, scenario=False, timeout=600))
+def broken_boot(
+    broken_feed: Path, kernel_image: KernelImage, tmp_path_factory: pytest.TempPathFactory
+) -> BootReport:
+    logs = tmp_path_factory.mktemp("boot-logs")
+    return run_boottest(BootOptions(path=broken_feed, scenario=False, keep_logs=logs))

@@ -64,7 +64,9 @@ def test_flows_are_offloaded_and_the_control_is_not(good_boot: BootReport) -> No
     assert ruleset.status == "pass" and "control" in ruleset.message
 
 
-def test_reports_and_serial_log(good_boot: BootReport, tmp_path: Path) -> None:
+def test_reports_and_serial_log(
+    good_boot: BootReport, broken_boot: BootReport, kmodkit_cache: Path, feed_dir: Path
+) -> None:
     assert emit(good_boot.report, strict=True, json_out=None, junit_out=None) == 0
     doc = json.loads(to_json(good_boot.report))
     ids = {c["id"] for c in doc["checks"]}
@@ -75,7 +77,11 @@ def test_reports_and_serial_log(good_boot: BootReport, tmp_path: Path) -> None:
     assert run.serial_log is not None
     serial = run.serial_log.read_text()
     assert "@@KMK end" in serial and "[OFFLOAD]" in serial
-    kept = run.serial_log.parent
+    gate_report = kmodkit_cache / "logs" / Path(*feed_dir.parts[-3:]) / "boottest.json"
+    assert json.loads(gate_report.read_text())["ok"] is True
+    (broken,) = broken_boot.runs  # booted with --keep-logs
+    assert broken.serial_log is not None and "@@KMK modules-done" in broken.serial_log.read_text()
+    kept = broken.serial_log.parent
     assert (kept / "init").read_text().startswith("#!/bin/busybox sh")
     assert (kept / "initramfs.cpio.gz").read_bytes()[:2] == b"\x1f\x8b"
 

@@ -85,8 +85,23 @@ def test_installing_a_package_with_an_unsafe_path_names_it(tmp_path: Path) -> No
         (Entry("etc/ok"), Entry("../../etc/shadow", data=b"x")),
         tmp_path / "kmod-evil_1-r1_x86_64.ipk",
     )
-    with pytest.raises(FormatError, match=r"kmod-evil_1-r1_x86_64.ipk:\.\./\.\./etc/shadow"):
+    with pytest.raises(FormatError, match=r"kmod-evil_1-r1_x86_64\.ipk: refusing to write: \.\./"):
         install(Feed(tmp_path, "ipk", [bad]), Initramfs())
+
+
+def test_installing_a_package_with_an_escaping_symlink_is_refused(tmp_path: Path) -> None:
+    bad = FeedPackage(
+        "kmod-link",
+        "1-r1",
+        "x86_64",
+        (),
+        (Entry("lib", "symlink", 0o777, target="../.."), Entry("lib/x.ko", data=b"x")),
+        tmp_path / "kmod-link_1-r1_x86_64.ipk",
+    )
+    image = Initramfs()
+    with pytest.raises(FormatError, match="escaping-link"):
+        install(Feed(tmp_path, "ipk", [bad]), image)
+    assert image.paths() == []
 
 
 def test_trailer_ends_the_archive() -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from kmodkit.boottest.initramfs import Initramfs, Node
 from kmodkit.errors import UsageError
 from kmodkit.formats import apk, ipk
 from kmodkit.formats.model import Entry
-from kmodkit.kernel.modinfo import ModInfo, read_modinfo
+from kmodkit.formats.pathsafety import Member, require_safe
+from kmodkit.kernel.modinfo import ModInfo, module_name, read_modinfo
 
 _KERNEL_DEP = re.compile(r"^kernel\s*\(\s*=\s*([^)\s]+)\s*\)$")
 
@@ -129,6 +130,8 @@ def install(feed: Feed, image: Initramfs) -> list[str]:
         for dep in pkg.dependency_names():
             if dep != "kernel" and dep not in names:
                 missing.append(f"{pkg.name} depends on {dep}, which the feed does not have")
+        members = [Member(e.path, e.kind, e.mode, e.target) for e in pkg.entries]
+        require_safe(members, where=pkg.file.name)  # formats.pathsafety: the device's rules
         for entry in pkg.entries:
             where = f"{pkg.file.name}:{entry.path}"
             if entry.kind == "file":
@@ -147,8 +150,7 @@ def modules_of(feed: Feed) -> dict[str, Module]:
         for entry in pkg.entries:
             if entry.kind == "file" and entry.path.endswith(".ko"):
                 info = read_modinfo(entry.data, f"{pkg.file.name}:{entry.path}")
-                name = PurePosixPath(entry.path).name.removesuffix(".ko").replace("-", "_")
-                found[name] = Module(pkg.name, entry.path, info)
+                found[module_name(entry.path)] = Module(pkg.name, entry.path, info)
     return found
 
 
@@ -180,7 +182,7 @@ def load_plan(feed: Feed) -> tuple[list[LoadStep], list[str]]:
     unknown: list[str] = []
 
     def visit(name: str, params: str, autoload: bool, trail: tuple[str, ...]) -> None:
-        key = name.replace("-", "_")
+        key = module_name(name)
         if key in planned or key in trail:
             return
         module = modules.get(key)

@@ -3,8 +3,9 @@
 The kernel unpacks it into its rootfs before running ``/init``. Entries are sorted by path,
 parents are created before their children, inode numbers are assigned in that order and every
 timestamp, owner and device number is fixed, so the same content always gives the same bytes.
-Paths are checked before anything is written: no absolute paths, no ``..``, no empty or ``.``
-components, and no entry below a symbolic link of the same archive (the guest would follow it).
+Paths are checked before anything is written: formats.pathsafety's rules (no absolute path, no
+``..``, no control character), no empty or ``.`` component (names are stored normalised), and no
+entry below a symbolic link of the same archive (the guest's kernel would follow it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Literal
 
 from kmodkit.errors import FormatError
 from kmodkit.formats.gzipio import gzip_compress
+from kmodkit.formats.pathsafety import path_problem, shown
 
 NodeKind = Literal["file", "dir", "symlink", "chardev"]
 
@@ -40,7 +42,10 @@ class Node:
 
 def check_path(path: str, where: str = "initramfs") -> str:
     """The normalised relative path, or FormatError for anything that could escape the root."""
-    if not path or "\0" in path or path.startswith("/") or "\\" in path:
+    problem = path_problem(path)
+    if problem is not None:
+        raise FormatError(f"unsafe path {shown(path)}: {problem}", where=where)
+    if not path or "\\" in path:
         raise FormatError(f"unsafe path {path!r} (want a relative POSIX path)", where=where)
     parts = path.split("/")
     if any(p in ("", ".", "..") for p in parts):

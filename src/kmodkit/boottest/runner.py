@@ -42,6 +42,7 @@ class BootOptions:
     ruleset: Path | None = None
     scenario: bool = True
     accel: qemu.Accel | None = None
+    label: str | None = None  # name of the target in results and logs (default: from path)
 
 
 @dataclass
@@ -193,7 +194,7 @@ def run_target(
     feed = read_feed(target_dir)
     arch = machine_arch(feed.packages[0].arch)
     release = feed_release(feed)
-    label = f"{target_dir.parent.name}/{target_dir.name}"
+    label = options.label or f"{target_dir.parent.name}/{target_dir.name}"
     run = TargetRun(label, release)
     say(f"{label}: kernel {release}")
     image = kernel_for(feed, release, options, say)

@@ -78,6 +78,7 @@ def build(
     sdk_keys: str | None = None,
     offline: bool = False,
     allow_kernel_mismatch: bool = False,
+    boottest: bool = False,
 ) -> int:
     jobs_count = parse_jobs(jobs)
     check_writable_dir(Path(out), f"--out {out}")
@@ -95,6 +96,7 @@ def build(
         jobs=jobs_count,
         packages=tuple(p for p in package.replace(",", " ").split() if p),
         feeds=tuple(Path(f) for f in feeds),
+        boottest=boottest,
     )
     if release and not sdk and not kernel_dir:
         # A release without a tree means that release's SDK: cached, else fetched and verified.
@@ -111,7 +113,7 @@ def build(
             from kmodkit.pipeline.reproduce import check_reproducible as rebuild_twice
 
             status.update("rebuilding twice to compare")
-            differences = rebuild_twice(options)
+            differences = rebuild_twice(replace(options, boottest=False))
     console.print(_summary(result))
     if result.keys.generated:
         console.print(f"generated local build keys: usign {result.keys.usign_key_id}")
@@ -120,6 +122,10 @@ def build(
         f"packages repacked: {result.repacked}; signed with usign key {result.keys.usign_key_id}"
     )
     console.print(f"verify: {result.verify_summary}")
+    if result.boottest is not None:
+        from kmodkit.boottest.gate import gate_summary
+
+        console.print(f"boottest: {gate_summary(result.boottest)}")
     console.print(f"feed: {result.out_dir}")
     if check_reproducible:
         if differences:

@@ -118,6 +118,7 @@ def deps(
         "sdk_keys": "with --release and no tree: usign keys dir for the SDK (see sdk.fetch)",
         "offline": "with --release and no tree: use the cached SDK only",
         "allow_kernel_mismatch": "build although the tree's kernel series is not the release's",
+        "boottest": "boot the feed under QEMU before publishing it (see `boottest`)",
     },
     iterable=["mirror"],
 )
@@ -140,6 +141,7 @@ def build(
     sdk_keys: str = "",
     offline: bool = False,
     allow_kernel_mismatch: bool = False,
+    boottest: bool = False,
 ) -> None:
     """Build, pack, index, sign and verify the kmod feed for a target.
 
@@ -167,6 +169,7 @@ def build(
         sdk_keys=sdk_keys or None,
         offline=offline,
         allow_kernel_mismatch=allow_kernel_mismatch,
+        boottest=boottest,
     )
 
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kmodkit import resources
 from kmodkit.catalog import (
@@ -46,6 +47,9 @@ from kmodkit.pipeline.sdk_make import run_sdk_make
 from kmodkit.render import render_config_seed, render_feed
 from kmodkit.resolve import resolve_closure
 
+if TYPE_CHECKING:
+    from kmodkit.boottest import BootReport
+
 Progress = Callable[[str], None]
 FORMATS: tuple[PackageFormat, ...] = ("ipk", "apk")
 # Cache temporaries sit at most two levels down (modules/<xx>/, packs/<xx>/, sources/<key>/).
@@ -68,6 +72,7 @@ class BuildOptions:
     feeds: tuple[Path, ...] = ()
     source_date_epoch: int | None = None
     verify: bool = True
+    boottest: bool = False  # boot the feed under QEMU before publishing (kmodkit.boottest)
     reuse_packs: bool = True
     allow_kernel_mismatch: bool = False
 
@@ -85,6 +90,7 @@ class BuildResult:
     reused_modules: int
     repacked: int
     verify_summary: str = ""
+    boottest: BootReport | None = None  # with BuildOptions.boottest
 
 
 def release_for_tree(tree: KernelTree) -> Release:
@@ -237,6 +243,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         if options.verify:
             say("verifying")
             summary = verify_output(ctx, keys)
+        boot_report = None
+        if options.boottest:
+            from kmodkit.boottest.gate import boottest_gate
+
+            say("boot test")
+            boot_report = boottest_gate(work, label=str(where), logs=logs, progress=say)
     return BuildResult(
         out_dir=dest,
         release=release,
@@ -249,6 +261,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         reused_modules=sum(1 for r in results.values() if r.status in ("cached", "prebuilt")),
         repacked=packed,
         verify_summary=summary,
+        boottest=boot_report,
     )
 
 
