@@ -217,6 +217,13 @@ HOSTILE_APKS: list[tuple[str, list[Entry], list[tuple[bytes, bytes]], str, str]]
         "'..'",
     ),
     (
+        "absolute",
+        [Entry("Xetc/cron.d/evil", "file", 0o644, b"x")],
+        [(b"Xetc/cron.d", b"/etc/cron.d")],
+        "container.unsafe-path",
+        "absolute",
+    ),
+    (
         "link-to-root",
         [Entry("etc", "symlink", 0o777, target="Q")],
         [(LINK + b"Q", LINK + b"/")],
@@ -282,3 +289,15 @@ def test_hostile_apks_fail_their_check(
     assert "apk.unique-id" not in failures  # the edit is the only thing wrong
     twin = _strict_failures(tmp_path, "kmod-x-6.6.93-r1.apk", _edit_apk(entries, []))
     assert not [c for c in twin if c.startswith("container.")], twin
+
+
+def test_real_packages_pass_every_container_check(testdata: Path) -> None:
+    """OpenWrt's own kernel ipk and apk-tools' packages break none of the rules."""
+    paths = [
+        *testdata.glob("ipk/*.ipk"),
+        *testdata.glob("apk/*.apk"),
+        *testdata.glob("apk/feed/*.apk"),
+    ]
+    results = verify_paths(paths, options=VerifyOptions()).results
+    container = [r for r in results if r.check_id.startswith("container.")]
+    assert len(container) == 6 * len(paths) and all(r.status == "pass" for r in container)

@@ -85,8 +85,10 @@ def stanza_from_lines(lines: Sequence[str], where: str, first_line: int = 1) -> 
         pieces.append([value.strip()])
         numbers.append(first_line + index)
     fields = tuple(
-        (key, parts[0] if len(parts) == 1 else "\n".join(parts))
-        for key, parts in zip(keys, pieces, strict=True)
+        [
+            (key, parts[0] if len(parts) == 1 else "\n".join(parts))
+            for key, parts in zip(keys, pieces, strict=True)
+        ]
     )
     return Stanza(fields, tuple(numbers), first_line)
 
