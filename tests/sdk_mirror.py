@@ -191,6 +191,7 @@ class FileServer:
     ignore_range: bool = False
     down: bool = False  # every answer is 503
     delay: dict[str, float] = field(default_factory=dict)  # path suffix -> seconds before answering
+    throttle: str = ""  # path suffix whose body trickles out (64 KiB every 20 ms)
 
     def __call__(self, request: Request) -> Response:
         path = request.path.lstrip("/")
@@ -234,6 +235,15 @@ class FileServer:
 
             self.log.append(Served(path, status, headers, sent))
             return Response(broken(), status=status, headers=meta)
+        if self.throttle and path.endswith(self.throttle):
+
+            def slow() -> object:
+                for offset in range(0, len(body), 64 << 10):
+                    time.sleep(0.02)
+                    yield body[offset : offset + (64 << 10)]
+
+            self.log.append(Served(path, status, headers, body))
+            return Response(slow(), status=status, headers=meta)
         return self._record(path, headers, Response(body, status=status, headers=meta), body)
 
     def _record(self, path: str, headers: dict[str, str], resp: Response, body: bytes) -> Response:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -269,3 +273,50 @@ def test_bad_release_names_are_usage_errors(mirror: Mirror) -> None:
         fetch_sdk(replace(mirror.options(), release="../24.10"))
     with pytest.raises(KmodkitError, match="unknown target"):
         fetch_sdk(FetchOptions(release=RELEASE, target="x86/../64", mirrors=(mirror.url,)))
+
+
+def test_a_fetch_killed_midway_is_resumed_by_the_next_run(mirror: Mirror, own_cache: Path) -> None:
+    """A real process is SIGKILLed while downloading; the next fetch asks only for the rest."""
+    data = mirror.sdk.read_bytes()
+    mirror.server.throttle = SDK_SUFFIX
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from kmodkit.sdk import *; "
+            "fetch_sdk(FetchOptions(release=sys.argv[1], target='x86/64', mirrors=(sys.argv[2],),"
+            " keys_dir=Path(sys.argv[3])))",
+            RELEASE,
+            mirror.url,
+            str(mirror.keys),
+        ],
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+    target_dir = own_cache / "sdk" / RELEASE / "x86-64"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        parts = list(target_dir.glob("*.part")) if target_dir.is_dir() else []
+        if parts and parts[0].stat().st_size >= 256 << 10:
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    (part,) = target_dir.glob("*.part")
+    have = part.stat().st_size
+    assert 0 < have < len(data)
+    mirror.server.throttle = ""
+    before = len(mirror.server.requests_for(SDK_SUFFIX))
+    result = fetch_sdk(mirror.options())
+    (resumed,) = mirror.server.requests_for(SDK_SUFFIX)[before:]
+    assert resumed.headers["Range"] == f"bytes={have}-" and resumed.body == data[have:]
+    assert result.downloaded and leftovers(own_cache) == []
+
+
+def test_proxy_variables_are_honoured(mirror: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY routes every request through the proxy (here: the mirror server itself)."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", mirror.url)
+    result = fetch_sdk(mirror.options(mirrors=("http://mirror.invalid",)))
+    assert result.downloaded and result.sdk.mirror == "http://mirror.invalid"
+    assert all(s.headers.get("Host") == "mirror.invalid" for s in mirror.server.log)
