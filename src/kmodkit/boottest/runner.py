@@ -55,6 +55,7 @@ class TargetRun:
     accel_note: str = ""
     seconds: float = 0.0
     serial_log: Path | None = None
+    serial: str = ""  # the console output itself (the log file may be replaced by a later run)
     guest_times: dict[str, float] = field(default_factory=dict)
 
 
@@ -212,18 +213,23 @@ def run_target(
             arch,
             image.image,
             initrd_path,
-            logs / "serial.log",
+            Path(tmp) / "serial.log",  # private: concurrent runs share the cache's logs/
             timeout=options.timeout,
             accel=options.accel,
         )
+        serial = guest.serial()
+        # the last finished run's log, whole (written through a temporary file and renamed)
+        atomic_write_text(logs / "serial.log", serial)
+        run.serial_log = logs / "serial.log"
         if options.keep_logs is not None:
             keep = options.keep_logs / label
             atomic_write_bytes(keep / "initramfs.cpio.gz", initrd)
             atomic_write_text(keep / "init", script)
-            atomic_write_bytes(keep / "serial.log", guest.log.read_bytes())
+            atomic_write_text(keep / "serial.log", serial)
+            run.serial_log = keep / "serial.log"
     run.accel, run.accel_note, run.seconds = guest.accel, guest.note, guest.seconds
-    run.serial_log = options.keep_logs / label / "serial.log" if options.keep_logs else guest.log
-    report = results.parse_serial(guest.serial())
+    run.serial = serial
+    report = results.parse_serial(serial)
     run.guest_times = report.times
     kernel_findings(report, guest, image, label, options.timeout, findings)
     results.module_findings(report, [p.name for p in feed.packages], findings)
