@@ -107,9 +107,9 @@ def data_members(entries: tuple[Entry, ...] | list[Entry], mtime: int) -> list[T
             members.append(TarMember(name, "symlink", 0o777, linkname=entry.target, mtime=mtime))
         elif entry.kind == "file":
             members.append(TarMember(name, "file", entry.mode & 0o7777, entry.data, mtime=mtime))
-        else:  # hard links and special files: write_gnu_tar refuses them, naming the rule
-            kind = "fifo" if entry.kind == "other" else entry.kind
-            members.append(TarMember(name, kind, entry.mode, linkname=entry.target))
+        else:  # hard links, devices, FIFOs (write_gnu_tar checks the rest: links, setuid)
+            rule = "hardlink" if entry.kind == "hardlink" else "special-file"
+            raise FormatError(f"refusing to write: {entry.path} is a {entry.kind} ({rule})")
     return members
 
 

@@ -221,7 +221,7 @@ def _link_hazards(m: Member, parts: tuple[str, ...], trie: Trie) -> list[Hazard]
             Hazard("escaping-link", m.path, f"{where} is written through the symlink {shown(link)}")
         )
     if m.kind == "symlink":
-        resolved = _resolve(trie, parts[:-1], m.target)
+        resolved = _resolve(trie, parts[:-1], m.target) if m.target else "has no target"
         if isinstance(resolved, str):
             why = resolved
         elif not resolved:
