@@ -11,6 +11,7 @@ from kmodkit.errors import UsageError
 from kmodkit.formats.apk import apk_filename
 from kmodkit.formats.ipk import ipk_filename, pack_ipk
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta, package_filename
+from kmodkit.formats.opkg_feed import write_opkg_feed
 from kmodkit.verify import VerifyOptions, verify_paths
 from kmodkit.verify.checks_meta import catalog_release, target_arch
 
@@ -75,3 +76,24 @@ def test_unknown_target_and_release_fail_instead_of_guessing(tmp_path: Path) -> 
     good = verify_paths([path], options=VerifyOptions(target="x86/64", release="24.10"))
     statuses = {r.check_id: r.status for r in good.results}
     assert statuses["meta.arch"] == statuses["meta.release"] == "pass"
+
+
+def test_packages_stanza_without_filename(tmp_path: Path) -> None:
+    """The file is looked up by its ipk name (it was looked up as an .apk), and the stanza
+    fails feed.entry: opkg downloads only what Filename names."""
+    meta = PackageMeta("kmod-x", "1:6.6.93-r1", "x86_64", "x", source_date_epoch=EPOCH)
+    name = ipk_filename(meta)
+    blob = pack_ipk(
+        PackageInput(meta, (Entry("etc/x", "file", 0o644, b"x"),)), source_date_epoch=EPOCH
+    )
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    (feed / name).write_bytes(blob)
+    write_opkg_feed(feed, [(name, blob)], None)
+    packages = (feed / "Packages").read_bytes()
+    (feed / "Packages").write_bytes(packages.replace(f"Filename: {name}\n".encode(), b""))
+    results = {r.check_id: r for r in verify_paths([feed], options=VerifyOptions()).results}
+    assert results["feed.missing"].status == "pass"
+    assert results["feed.sha256"].status == "pass"
+    assert results["feed.entry"].status == "fail"
+    assert f"no Filename (want {name})" in results["feed.entry"].message

@@ -140,7 +140,13 @@ def check_entries_against_files(
     for entry in entries:
         key = (entry.name, entry.version)
         seen[key] = seen.get(key, 0) + 1
-        fname = entry.filename or package_filename("apk", entry.name, entry.version, entry.arch)
+        fname = entry.filename or package_filename(
+            "ipk" if manager == "opkg" else "apk", entry.name, entry.version, entry.arch
+        )
+        if manager == "opkg" and not entry.filename:  # opkg downloads only by Filename
+            findings.fail(
+                "feed.entry", art, f"{entry.name} {entry.version}: no Filename (want {fname})"
+            )
         indexed.add(fname)
         if fname not in files:
             findings.fail("feed.missing", art, f"{entry.name} {entry.version}: {fname} not found")
