@@ -42,3 +42,14 @@ def test_packages_stanza_count_is_capped(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_size_text() -> None:
     assert limits.size_text(128 << 20) == "128 MiB"
     assert limits.size_text(16384) == "16384 bytes"
+
+
+def test_every_limit_is_listed_in_the_readme() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Resource limits") :]
+    section = section[: section.index("\n## ")]
+    names = [n for n, v in vars(limits).items() if n.isupper() and isinstance(v, (int, float))]
+    assert "MAX_UNPACKED_BYTES" in names and len(names) > 10
+    assert [n for n in names if n != "MiB" and f"`{n}`" not in section] == []

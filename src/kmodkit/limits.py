@@ -35,7 +35,7 @@ ZSTD_MAX_WINDOW_BYTES = 32 * MiB  # refuse zstd frames asking for a bigger windo
 MAX_MESSAGES_PER_RESULT = 100  # problems listed in one (artifact, check) result; then "N more"
 
 # --- apk ADB decoding (values may be shared, so a small block can describe a huge tree)
-MAX_ADB_VALUES = 1_000_000  # values decoded from one ADB block
+MAX_ADB_VALUES = 2_000_000  # values decoded from one ADB block (a 5,000-package index: 215,000)
 MAX_ADB_DECODED_BYTES = 64 * MiB  # blob bytes materialised while decoding one ADB block
 
 # --- HTTP (--index URL)

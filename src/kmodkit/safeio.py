@@ -56,7 +56,9 @@ def read_regular_file(path: Path, max_bytes: int, limit_name: str) -> bytes:
         chunks = []
         total = 0
         while True:  # the file may grow while it is read: never past max_bytes + 1
-            chunk = os.read(fd, min(_READ_STEP, max_bytes + 1 - total))
+            # the stated size plus one byte (so EOF shows at once), then steps if it grew
+            want = st.st_size + 1 - total if total <= st.st_size else _READ_STEP
+            chunk = os.read(fd, min(want, max_bytes + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)

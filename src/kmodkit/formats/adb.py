@@ -70,6 +70,14 @@ def val_value(val: int) -> int:
 # --------------------------------------------------------------------------- reading values
 
 
+class TooManyValues(Exception):
+    """``AdbReader.slots`` found more values than the caller's ``at_most`` (it names its limit)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
 class AdbReader:
     """Bounds-checked access to the values of one ADB block payload."""
 
@@ -119,15 +127,12 @@ class AdbReader:
             return self._span(off + 4, int.from_bytes(self._span(off, 4), "little"))
         raise self.fail(f"expected a blob, found value type {vtype:#x}", off)
 
-    def count(self, val: int) -> int:
-        """How many values an object or array holds (0 for null), without reading them."""
-        vtype, off = val_type(val), val_value(val)
-        if val == NULL or vtype not in (T_ARRAY, T_OBJECT):
-            return 0
-        return max(int.from_bytes(self._span(off, 4), "little") - 1, 0)
+    def slots(self, val: int, at_most: int | None = None) -> list[int]:
+        """The values of an object or array (index 1..n-1); empty for null.
 
-    def slots(self, val: int) -> list[int]:
-        """The values of an object or array (index 1..n-1); empty for null."""
+        With ``at_most``, more values than that raise ``TooManyValues`` before any is unpacked
+        (a 4-byte count may claim millions).
+        """
         vtype, off = val_type(val), val_value(val)
         if val == NULL:
             return []
@@ -139,6 +144,8 @@ class AdbReader:
         num = int.from_bytes(self._span(off, 4), "little")
         if num == 0:
             return []
+        if at_most is not None and num - 1 > at_most:
+            raise TooManyValues(num - 1)
         raw = self._span(off, 4 * num)
         return list(struct.unpack_from(f"<{num - 1}I", raw, 4))
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, Union
 from kmodkit import limits
 from kmodkit.errors import FormatError
 from kmodkit.formats import apk_version
-from kmodkit.formats.adb import AdbReader, val_value
+from kmodkit.formats.adb import AdbReader, TooManyValues, val_value
 
 ScalarKind = Literal["string", "version", "hex", "int", "oct"]
 
@@ -137,16 +137,12 @@ class DecodeBudget:
         self.values = values
         self.size = size
 
-    def take(self, reader: AdbReader, val: int, values: int = 1, size: int = 0) -> None:
-        self.values_left -= values
-        self.bytes_left -= size
-        if self.values_left < 0:
-            what = f"too many values decoded: over the MAX_ADB_VALUES limit ({self.values})"
-        elif self.bytes_left < 0:
+    def error(self, reader: AdbReader, val: int) -> limits.LimitExceeded:
+        if self.bytes_left < 0:
             what = limits.exceeded("MAX_ADB_DECODED_BYTES", self.size, "decoded blob data")
         else:
-            return
-        raise limits.LimitExceeded(
+            what = f"too many values decoded: over the MAX_ADB_VALUES limit ({self.values})"
+        return limits.LimitExceeded(
             f"{what} (shared references?) at ADB offset {val_value(val)}", where=reader.where
         )
 
@@ -155,15 +151,24 @@ def decode(reader: AdbReader, val: int, kind: Kind, budget: DecodeBudget | None 
     """Decode a value by schema into bytes / int / dict (field name → value) / list."""
     if budget is None:
         budget = DecodeBudget()
-    budget.take(reader, val)
+    budget.values_left -= 1
     if isinstance(kind, Scalar):
         if kind.is_int:
+            if budget.values_left < 0:
+                raise budget.error(reader, val)
             return reader.integer(val)
         blob = reader.blob(val)
-        budget.take(reader, val, 0, len(blob or b""))
+        if blob:
+            budget.bytes_left -= len(blob)
+        if budget.values_left < 0 or budget.bytes_left < 0:
+            raise budget.error(reader, val)
         return blob
-    budget.take(reader, val, reader.count(val))  # before the slots list is even built
-    slots = reader.slots(val)
+    try:  # the slots count against the budget before the list of them is even built
+        slots = reader.slots(val, budget.values_left)
+    except TooManyValues:
+        budget.values_left = -1
+        raise budget.error(reader, val) from None
+    budget.values_left -= len(slots)  # read, even those skipped below
     if isinstance(kind, ArraySchema):
         items = [decode(reader, v, kind.item, budget) for v in slots]
         return [item for item in items if item is not None]
