@@ -8,6 +8,7 @@ to prove failures are one line and leave dist/ alone.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -216,6 +217,15 @@ def test_invoke_build_cli_prints_summary(built: BuildResult, tmp_path: Path) -> 
     assert "kmod-nft-offload" in proc.stdout
     assert "passed, 0 failed" in proc.stdout
     assert any((tmp_path / "dist").rglob("packages.adb"))
+    # not a terminal (a CI log): one line per stage with the time since the start
+    stages = re.findall(r"^\[ *(\d+\.\d)s\] (.+)$", proc.stdout, re.M)
+    names = [name for _, name in stages]
+    assert names[0] == "building" and names[-1] == "done"
+    assert {"obtaining modules", "packing", "indexing and signing", "verifying"} <= set(names)
+    times = [float(t) for t, _ in stages]
+    assert times == sorted(times)
+    # the build's check count says what a standalone verify would leave out
+    assert "a standalone verify without --kernel-dir" in proc.stdout
 
 
 @pytest.mark.parametrize(

@@ -32,9 +32,16 @@ INTERNAL_ERROR_STATUS = 1
 ENVIRONMENT_ERROR_STATUS = 2
 
 
+#: Off a terminal (CI logs, pipes) tables may be this wide, so that no path is cut or folded
+#: onto two lines; tables still take only the width their content needs.
+LOG_WIDTH = 10_000
+
+
 def stdout_console() -> Console:
-    """Standard output; wide enough off a terminal (CI logs, pipes) that tables are not cut."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160, soft_wrap=True)
+    """Standard output; off a terminal wide enough that table cells stay on one line each."""
+    return Console(
+        highlight=False, width=None if sys.stdout.isatty() else LOG_WIDTH, soft_wrap=True
+    )
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -36,6 +39,23 @@ def parse_jobs(jobs: str | int | None) -> int | None:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise UsageError(f"--jobs must be a positive integer, not {str(jobs)!r}")
     return int(text)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
+    """A spinner on a terminal; elsewhere (CI logs, pipes) one line per stage with the time
+    since the start, so a log shows where a cold build spends its time."""
+    if console.is_terminal:
+        with console.status("building", spinner="dots") as status:
+            yield lambda msg: status.update(msg)
+        return
+    start = time.monotonic()
+
+    def line(msg: str) -> None:
+        console.print(f"[{time.monotonic() - start:7.1f}s] {msg}", markup=False, highlight=False)
+
+    line("building")
+    yield line
 
 
 def _summary(result: BuildResult) -> Table:
@@ -107,13 +127,14 @@ def build(
         # build for the point release fetched (24.10 -> 24.10.4): its facts may differ by point
         exact = point if re.fullmatch(r"\d+\.\d+\.\d+", point) else release
         options = replace(options, sdk=fetched, release=exact)
-    with console.status("building", spinner="dots") as status:
-        result = run_build(options, progress=lambda msg: status.update(msg))
+    with _progress() as say:
+        result = run_build(options, progress=say)
         if check_reproducible:
             from kmodkit.pipeline.reproduce import check_reproducible as rebuild_twice
 
-            status.update("rebuilding twice to compare")
+            say("rebuilding twice to compare")
             differences = rebuild_twice(replace(options, boottest=False))
+        say("done")
     console.print(_summary(result))
     if result.keys.generated:
         console.print(f"generated local build keys: usign {result.keys.usign_key_id}")
@@ -121,7 +142,11 @@ def build(
         f"modules: {result.compiled} compiled, {result.reused_modules} reused; "
         f"packages repacked: {result.repacked}; signed with usign key {result.keys.usign_key_id}"
     )
-    console.print(f"verify: {result.verify_summary}")
+    console.print(
+        f"verify: {result.verify_summary} (strict, against the kernel tree, release "
+        f"{result.release.name} and the signing keys; a standalone verify without --kernel-dir, "
+        "--release and --keys runs fewer checks and says which)"
+    )
     if result.boottest is not None:
         from kmodkit.boottest.gate import gate_summary
 

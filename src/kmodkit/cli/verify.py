@@ -56,10 +56,25 @@ def verify(
     if not paths:
         raise UsageError("nothing to verify: give .ipk/.apk files, feed dirs or a dist tree")
     report = verify_paths([Path(p) for p in paths], options=options)
+    report.notes.extend(reference_notes(options))
     if rebuild:
         rebuilt = _rebuild_report(options)
         report = VerifyReport(results=[*report.results, *rebuilt.results], notes=report.notes)
     return emit(report, strict=strict, json_out=json_out, junit_out=junit_out)
+
+
+def reference_notes(options: VerifyOptions) -> list[str]:
+    """Say which checks a missing reference leaves out, so counts differing from the build's
+    own verify (which has the kernel tree, the release and the signing keys) are explained."""
+    notes = []
+    if options.kernel_dir is None and options.sdk is None:
+        notes.append(
+            "no --kernel-dir/--sdk: modules are checked against each other (kernel.consistency), "
+            "not against a kernel (kernel.vermagic, as the build's own verify does)"
+        )
+    if options.release is None:
+        notes.append("no --release: the release's version scheme (meta.release) is not checked")
+    return notes
 
 
 def _rebuild_report(options: VerifyOptions) -> VerifyReport:

@@ -230,7 +230,8 @@ def verify_output(ctx: BuildContext, keys: BuildKeys) -> str:
     if not report.ok(strict=True):
         first = "; ".join(r.one_line() for r in report.failures()[:3])
         raise BuildError(
-            f"verification failed ({report.failed} failed, {report.warnings} warnings): {first}",
+            f"verification failed ({report.failed} failed, {report.warnings} "
+            f"warning{'' if report.warnings == 1 else 's'}): {first}",
             log=str(ctx.logs / "verify.json"),
         )
     return f"{report.passed} passed, {report.failed} failed"

@@ -56,7 +56,7 @@ def summary_lines(report: VerifyReport) -> list[str]:
     """Warnings on their own line, then exactly ``N passed, N failed``."""
     lines = []
     if report.warnings:
-        lines.append(f"{report.warnings} warnings")
+        lines.append(f"{report.warnings} warning{'' if report.warnings == 1 else 's'}")
     lines.append(f"{report.passed} passed, {report.failed} failed")
     return lines
 
