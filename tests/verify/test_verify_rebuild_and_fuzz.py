@@ -47,7 +47,7 @@ def test_findings_merge_worst_status_per_artifact_and_check() -> None:
     ]
     report = VerifyReport(results)
     assert (report.passed, report.failed, report.warnings) == (0, 1, 1)
-    assert summary_lines(report) == ["1 warnings", "0 passed, 1 failed"]
+    assert summary_lines(report) == ["1 warning", "0 passed, 1 failed"]
 
 
 def test_junit_strict_turns_warnings_into_failures_and_annotations_escape() -> None:

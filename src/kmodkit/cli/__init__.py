@@ -25,6 +25,7 @@ from rich.markup import escape
 
 from kmodkit.errors import KmodkitError, UsageError
 from kmodkit.fsutil import Terminated, terminate_as_interrupt
+from kmodkit.requirements import check_installed
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -76,6 +77,7 @@ def _fail(message: str, status: int) -> NoReturn:
 def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
     """Call ``fn`` and exit with its status; whatever it raises becomes one line, no traceback."""
     try:
+        check_installed()  # an unmet declared minimum is one line, not a TypeError later
         with terminate_as_interrupt():  # SIGTERM cleans up exactly like Ctrl-C
             status = fn(**kwargs) or 0
     except KmodkitError as exc:
