@@ -113,6 +113,7 @@ def test_opkg_order_matches_dpkg_compare_versions() -> None:
     expected = dpkg_order(pairs)
     assert len(expected) == len(pairs)
     ours = [compare_versions(a, b) for a, b in pairs]
-    disagreements = [(a, b, o, e) for (a, b), o, e in zip(pairs, ours, expected) if o != e]
+    rows = zip(pairs, ours, expected, strict=True)
+    disagreements = [(a, b, o, e) for (a, b), o, e in rows if o != e]
     assert disagreements == []
     assert {-1, 0, 1} <= set(expected)  # the sample exercises every outcome
