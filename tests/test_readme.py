@@ -13,9 +13,7 @@ def _commands(text: str) -> list[str]:
     """Shell commands of a text, continuation lines joined, comments and blanks dropped."""
     joined = re.sub(r"\\\n\s*", " ", text)
     lines = [" ".join(line.split()) for line in joined.splitlines()]
-    return [
-        line for line in lines if line and not line.startswith(("#", "set ", "cd ", "```"))
-    ]
+    return [line for line in lines if line and not line.startswith(("#", "set ", "cd ", "```"))]
 
 
 def _setup_block() -> str:
