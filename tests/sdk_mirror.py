@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import tarfile
 import time
@@ -48,6 +49,7 @@ def tiny_sdk(root: Path, kernel_version: str = "6.6.93", vermagic: str = VERMAGI
     (sdk / "staging_dir/host/bin").mkdir(parents=True)
     (sdk / "staging_dir/host/bin/tool").write_text("#!/bin/sh\n")
     (sdk / "staging_dir/host/bin/tool").chmod(0o755)
+    os.utime(sdk / "staging_dir/host/bin/tool", (1_700_000_000, 1_700_000_000))
     (sdk / "staging_dir/host/bin/tool-alias").symlink_to("tool")
     (sdk / "linux").symlink_to(str(kdir.relative_to(sdk)))
     return sdk
@@ -124,9 +126,13 @@ class SyntheticMirror:
     ) -> Path:
         """Publish ``archive`` as the SDK of ``release`` for board/sub; return the target dir."""
         ext = "zst" if archive.name.endswith(".zst") else "xz"
-        tdir = self.root / "releases" / release / "targets" / board / sub
+        if release == "snapshot":  # snapshots/targets/..., file names without a version
+            tdir = self.root / "snapshots" / "targets" / board / sub
+            name = SDK_FILE.format(release="", board=board, sub=sub, ext=ext).replace("--", "-")
+        else:
+            tdir = self.root / "releases" / release / "targets" / board / sub
+            name = SDK_FILE.format(release=release, board=board, sub=sub, ext=ext)
         tdir.mkdir(parents=True, exist_ok=True)
-        name = SDK_FILE.format(release=release, board=board, sub=sub, ext=ext)
         (tdir / name).write_bytes(archive.read_bytes())
         profiles = {
             "arch_packages": "x86_64",
@@ -136,10 +142,13 @@ class SyntheticMirror:
         }
         (tdir / "profiles.json").write_text(json.dumps(profiles, indent=1))
         self.resign(tdir, sign=sign)
-        targets_json = self.root / "releases" / release / ".targets.json"
+        base = self.root / ("snapshots" if release == "snapshot" else f"releases/{release}")
+        targets_json = base / ".targets.json"
         known = json.loads(targets_json.read_text()) if targets_json.exists() else {}
         known[f"{board}/{sub}"] = "x86_64"
         targets_json.write_text(json.dumps(known))
+        if release == "snapshot":
+            return tdir
         if release not in self.versions:
             self.versions.append(release)
         (self.root / ".versions.json").write_text(

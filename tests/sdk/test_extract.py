@@ -43,7 +43,7 @@ def test_symlink_targets(member: str, target: str, escapes: bool) -> None:
     assert (link_target_problem(member, target) is not None) == escapes
 
 
-def test_internal_links_survive_and_modes_are_kept(tmp_path: Path) -> None:
+def test_internal_links_modes_and_mtimes_are_kept(tmp_path: Path) -> None:
     sdk = sdk_mirror.tiny_sdk(tmp_path / "src")
     archive = sdk_mirror.pack(sdk, tmp_path / "sdk.tar.xz")
     dest = tmp_path / "out"
@@ -51,6 +51,8 @@ def test_internal_links_survive_and_modes_are_kept(tmp_path: Path) -> None:
     extract_archive(archive, dest)
     tool = dest / "sdk/staging_dir/host/bin/tool"
     assert os.access(tool, os.X_OK)
+    source = sdk / "staging_dir/host/bin/tool"
+    assert int(tool.stat().st_mtime) == int(source.stat().st_mtime)  # make compares them
     assert os.readlink(dest / "sdk/staging_dir/host/bin/tool-alias") == "tool"
 
 

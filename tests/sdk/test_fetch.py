@@ -320,3 +320,18 @@ def test_proxy_variables_are_honoured(mirror: Mirror, monkeypatch: pytest.Monkey
     result = fetch_sdk(mirror.options(mirrors=("http://mirror.invalid",)))
     assert result.downloaded and result.sdk.mirror == "http://mirror.invalid"
     assert all(s.headers.get("Host") == "mirror.invalid" for s in mirror.server.log)
+
+
+def test_snapshot_uses_the_snapshots_tree(mirror: Mirror, sdk_archives: dict[str, Path]) -> None:
+    tdir = mirror.site.add_release("snapshot", sdk_archives["zst"])
+    assert tdir == mirror.site.root / "snapshots/targets/x86/64"
+    result = fetch_sdk(mirror.options(release="snapshot"))
+    assert result.sdk.release == "snapshot"
+    assert result.sdk.sdk_file == "openwrt-sdk-x86-64_gcc-13.3.0_musl.Linux-x86_64.tar.zst"
+
+
+def test_kmodkit_mirror_is_the_default_mirror(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KMODKIT_MIRROR", mirror.url)
+    assert fetch_sdk(mirror.options(mirrors=())).sdk.mirror == mirror.url

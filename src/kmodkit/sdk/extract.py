@@ -67,10 +67,11 @@ def extract_archive(archive: Path, dest: Path, name: str | None = None) -> None:
     """
     root = dest.resolve()
     where = name or str(archive)
+    extractor = _Extractor(root, where)
     try:
         with _open_archive(archive, name or archive.name) as tar:
             for member in tar:
-                _extract_member(tar, member, root, where)
+                extractor.member(tar, member)
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError) as exc:
         raise FormatError(f"cannot unpack archive: {exc}", where=where) from None
     _check_links(root, where)
@@ -85,46 +86,63 @@ def _inside(root: Path, path: str) -> bool:
     return real == str(root) or real.startswith(str(root) + os.sep)
 
 
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path, where: str) -> None:
-    name = member.name.rstrip("/")
-    if name in ("", "."):
-        return
-    name = name.removeprefix("./")
-    problem = member_path_problem(name)
-    if problem:
-        raise _refuse(member, problem, where)
-    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-        raise _refuse(member, "device node, FIFO or other special file", where)
-    if member.issym():
-        problem = link_target_problem(name, member.linkname)
+class _Extractor:
+    """Creates members under ``root``; remembers directories known to hold no symlink."""
+
+    def __init__(self, root: Path, where: str) -> None:
+        self.root = root
+        self.where = where
+        self.plain = {str(root)}  # real directories below root reached without any symlink
+
+    def _parent_inside(self, parent: str) -> bool:
+        if parent in self.plain:
+            return True
+        os.makedirs(parent, exist_ok=True)
+        if os.path.realpath(parent) == parent:  # no symlink on the way: inside by construction
+            self.plain.add(parent)
+            return True
+        return _inside(self.root, parent)
+
+    def member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        where = self.where
+        name = member.name.rstrip("/").removeprefix("./")
+        if name in ("", "."):
+            return
+        problem = member_path_problem(name)
         if problem:
             raise _refuse(member, problem, where)
-    target = os.path.join(root, name)
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    if not _inside(root, parent):
-        raise _refuse(member, "its directory resolves outside the root through a symlink", where)
-    if os.path.lexists(target) and not (member.isdir() and os.path.isdir(target)):
-        if os.path.isdir(target) and not os.path.islink(target):
-            raise _refuse(member, "replaces a directory", where)
-        os.unlink(target)
-    mode = member.mode & 0o777
-    if member.isdir():
-        os.makedirs(target, exist_ok=True)
-        os.chmod(target, mode | 0o700)
-    elif member.issym():
-        os.symlink(member.linkname, target)
-    elif member.islnk():
-        source_name = member.linkname.removeprefix("./")
-        problem = member_path_problem(source_name)
-        source = os.path.join(root, source_name)
-        if problem or not _inside(root, source) or not os.path.isfile(source):
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise _refuse(member, "device node, FIFO or other special file", where)
+        if member.issym():
+            problem = link_target_problem(name, member.linkname)
+            if problem:
+                raise _refuse(member, problem, where)
+        target = os.path.normpath(os.path.join(self.root, name))
+        if not self._parent_inside(os.path.dirname(target)):
             raise _refuse(
-                member, f"hardlink to {member.linkname!r} outside the unpacked files", where
+                member, "its directory resolves outside the root through a symlink", where
             )
-        os.link(source, target, follow_symlinks=False)
-    else:
-        _write_file(tar, member, target, mode)
+        if os.path.lexists(target) and not (member.isdir() and os.path.isdir(target)):
+            if os.path.isdir(target) and not os.path.islink(target):
+                raise _refuse(member, "replaces a directory", where)
+            os.unlink(target)
+        mode = member.mode & 0o777
+        if member.isdir():
+            os.makedirs(target, exist_ok=True)
+            os.chmod(target, mode | 0o700)
+        elif member.issym():
+            os.symlink(member.linkname, target)
+        elif member.islnk():
+            source_name = member.linkname.removeprefix("./")
+            problem = member_path_problem(source_name)
+            source = os.path.join(self.root, source_name)
+            if problem or not _inside(self.root, source) or not os.path.isfile(source):
+                raise _refuse(
+                    member, f"hardlink to {member.linkname!r} outside the unpacked files", where
+                )
+            os.link(source, target, follow_symlinks=False)
+        else:
+            _write_file(tar, member, target, mode)
 
 
 def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, target: str, mode: int) -> None:
@@ -135,8 +153,9 @@ def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, target: str, mode
     fd = os.open(target, flags, 0o600)
     with os.fdopen(fd, "wb") as out:
         _copy(source, out)
-    os.chmod(target, mode | 0o600)
-    os.utime(target, (member.mtime, member.mtime))
+        out.flush()
+        os.fchmod(fd, mode | 0o600)
+        os.utime(fd, (member.mtime, member.mtime))  # make compares SDK timestamps
 
 
 def _copy(source: IO[bytes], out: IO[bytes]) -> None:
