@@ -292,3 +292,32 @@ def test_render_feed_is_deterministic(tmp_path: Path, flavour: str) -> None:
     if flavour == "out-of-tree":
         kbuild = tmp_path / "0" / "nft-offload" / "kbuild" / "net" / "netfilter" / "Kbuild"
         assert "obj-m := nf_flow_table_inet.o nft_flow_offload.o" in kbuild.read_text()
+
+
+def test_default_replaces_the_all_line_in_config_in(catalog: Catalog, tmp_path: Path) -> None:
+    # scripts/package-metadata.pl (v24.10.7 lines 309-323): DEFAULT, comma-separated, takes the
+    # place of "m if ALL||ALL_NONSHARED||ALL_KMODS"; a hidden package keeps only its DEFAULT
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for name, extra in (
+        ("crypto-hash", 'default = "y if IPV6, m"\n'),
+        ("crypto-crc32c", "hidden = true\n"),
+    ):
+        spec = (feeds_dir() / f"base/{name}.toml").read_text(encoding="utf-8")
+        (feed / f"{name}.toml").write_text(extra + spec, encoding="utf-8")
+    text = render_config_in(closure_for(load_catalog([feed]), "24.10"))
+    crypto = text.split("config PACKAGE_kmod-crypto-hash\n", 1)[1].split("help", 1)[0]
+    assert (
+        "\t\tdefault y if DEFAULT_kmod-crypto-hash\n\t\tdefault y if IPV6\n\t\tdefault m\n"
+        in crypto
+    )
+    assert "ALL_KMODS" not in crypto
+    crc = text.split("config PACKAGE_kmod-crypto-crc32c\n", 1)[1].split("help", 1)[0]
+    assert "default" in crc and "ALL_KMODS" not in crc
+    makefile = render_makefile(
+        closure_for(load_catalog([feed]), "24.10").get("crypto-hash"),
+        flavour="buildroot",
+        release=lookup_release("24.10"),
+        target=X86,
+    )
+    assert kernel_package_vars(makefile, "crypto-hash")["DEFAULT"] == "y if IPV6, m"

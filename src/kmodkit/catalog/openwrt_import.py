@@ -173,8 +173,14 @@ def _start(job: MakeJob, label: str, symbols: dict[str, str]) -> subprocess.Pope
     )
 
 
+MAKE_TIMEOUT = 600  # seconds; the chain takes a few, a whole real tree well under a minute
+
+
 def _finish(proc: subprocess.Popen[str], where: Path) -> PassResult:
-    out, err = proc.communicate()
+    try:
+        out, err = proc.communicate(timeout=MAKE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{where}: GNU make did not finish within {MAKE_TIMEOUT} s") from None
     if proc.returncode != 0:
         lines = [line.strip() for line in err.splitlines() if line.strip()]
         cause = lines[-1] if lines else f"make exited with status {proc.returncode}"

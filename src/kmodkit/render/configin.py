@@ -114,9 +114,11 @@ def _depends_on(a: str, b: str, table: Mapping[str, Sequence[str]]) -> bool:
 
 
 def config_entry(package: ResolvedPackage, table: Mapping[str, Sequence[str]]) -> ConfigEntry:
+    # package-metadata.pl: a package's DEFAULT replaces the "m if ALL..." line (hidden ones
+    # have only their DEFAULT); several are comma-separated
     defaults = [f"y if DEFAULT_{package.name}"]
-    if not package.hidden:
-        defaults.append("m if ALL||ALL_NONSHARED||ALL_KMODS")
+    default = package.default or ("" if package.hidden else "m if ALL||ALL_NONSHARED||ALL_KMODS")
+    defaults += [d for d in re.split(r"\s*,\s*", default) if d]
     description = package.description.strip("\n").splitlines() or [""]
     helptext = [description[0].strip()] + [f" {line}" for line in description[1:]]
     return ConfigEntry(
