@@ -185,6 +185,17 @@ def test_9_source_field_is_point_release_aware(release: str, source: str) -> Non
     assert lookup_release(release).source == source
 
 
+def test_9_a_release_branch_has_every_point_release_change() -> None:
+    # the openwrt-23.05 branch (include/version.mk: 23.05-SNAPSHOT) is past v23.05.5
+    head = lookup_release("23.05").branch_head()
+    assert (head.name, head.point, head.source) == (
+        "23.05",
+        "23.05-SNAPSHOT",
+        "feeds/base/kernel/linux",
+    )
+    assert lookup_release("24.10").branch_head().source == "feeds/base/kernel/linux"
+
+
 def test_10_snapshot_gcc() -> None:
     # main toolchain/gcc/Config.version:14  default "14.4.0"
     assert lookup_release("snapshot").gcc == "14.4.0"
@@ -193,6 +204,7 @@ def test_10_snapshot_gcc() -> None:
 
 def test_snapshot_nf_flow_depends_on_nft_core(catalog: Catalog) -> None:
     # main package/kernel/linux/modules/netfilter.mk:215  DEPENDS:=+kmod-nf-conntrack +kmod-nft-core
+    # (since openwrt commit b837748095, 2026-08-01; main of 2026-07-18 does not have it)
     assert chain(catalog, "snapshot").get("nf-flow").depends_spec == (
         "+kmod-nf-conntrack",
         "+kmod-nft-core",

@@ -262,3 +262,25 @@ def test_make_errors_name_the_tree(tmp_path: Path) -> None:
 def test_release_and_target_defaults() -> None:
     assert lookup_release("24.10.2").source == "feeds/base/kernel/linux"
     assert lookup_target("x86_64").board == "x86"
+
+
+@pytest.mark.parametrize(
+    ("number", "name", "point", "source"),
+    [
+        ("23.05.4", "23.05", "23.05.4", "package/kernel/linux"),
+        ("23.05-SNAPSHOT", "23.05", "23.05-SNAPSHOT", "feeds/base/kernel/linux"),
+        ("SNAPSHOT", "snapshot", "", "feeds/base/kernel/linux"),
+    ],
+)
+def test_release_comes_from_include_version_mk(
+    number: str, name: str, point: str, source: str, tmp_path: Path
+) -> None:
+    from kmodkit.catalog.openwrt_tree import open_tree
+
+    tree = tmp_path / "tree"
+    shutil.copytree(MINI, tree)
+    (tree / "include/version.mk").write_text(
+        f"VERSION_NUMBER:=$(if $(VERSION_NUMBER),$(VERSION_NUMBER),{number})\n", encoding="utf-8"
+    )
+    release = open_tree(tree).release(None)
+    assert (release.name, release.point, release.source) == (name, point, source)

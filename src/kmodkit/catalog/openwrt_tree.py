@@ -61,7 +61,9 @@ class OpenWrtTree:
             )
         if number.upper() == "SNAPSHOT":
             return lookup_release("snapshot")
-        return lookup_release(number.removesuffix("-SNAPSHOT"))
+        if number.endswith("-SNAPSHOT"):  # a release branch, past its last point release
+            return lookup_release(number.removesuffix("-SNAPSHOT")).branch_head()
+        return lookup_release(number)
 
     def patchver(self, target: Target) -> str:
         """KERNEL_PATCHVER of ``target``'s board (``target/linux/<board>/Makefile``)."""

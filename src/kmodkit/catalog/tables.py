@@ -66,6 +66,14 @@ class Release:
                 changes.update(values)
         return replace(self, point=point, **changes)
 
+    def branch_head(self) -> Release:
+        """The release branch after its last known point release (``23.05-SNAPSHOT``): every
+        ``points`` change applies."""
+        latest = max(self.points, key=_point_key, default=None)
+        if latest is None:
+            return replace(self, point=f"{self.name}-SNAPSHOT")
+        return replace(self.at_point(latest), point=f"{self.name}-SNAPSHOT")
+
     def source_name(self, package: str) -> str:
         return "kernel" if self.source_name_rule == "kernel" else package
 
