@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -143,6 +144,42 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+MANIFEST = ".kmodkit-sha256"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path, names: Iterable[str]) -> None:
+    """Record the sha256 of ``names`` (files in ``directory``) for ``manifest_intact``."""
+    lines = "".join(f"{file_sha256(directory / n)}  {n}\n" for n in sorted(set(names)))
+    atomic_write_text(directory / MANIFEST, lines)
+
+
+def manifest_intact(directory: Path, required: Iterable[str] = ()) -> bool:
+    """Every recorded file is present with its recorded hash and ``required`` are recorded.
+
+    A cache entry that fails this (a file deleted, truncated or altered, or an entry from
+    before hashes were recorded) is rebuilt instead of trusted.
+    """
+    try:
+        text = (directory / MANIFEST).read_text()
+        recorded: dict[str, str] = {}
+        for line in text.splitlines():
+            digest, _, name = line.partition("  ")
+            recorded[name] = digest
+        if not recorded or not set(required) <= set(recorded):
+            return False
+        return all(file_sha256(directory / n) == h for n, h in recorded.items())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
 
 
 def log_tail(log: Path, lines: int) -> str:

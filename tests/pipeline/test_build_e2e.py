@@ -7,6 +7,7 @@ to prove failures are one line and leave dist/ alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+import standin_kernel
 from kmodkit.errors import KernelTreeError, UsageError
 from kmodkit.formats import apk, apk_index, ipk, opkg_feed
 from kmodkit.formats.control import parse_depends
@@ -167,7 +169,6 @@ def test_verify_passes_without_warnings(built: BuildResult, tmp_path: Path) -> N
 
 def test_build_report_lists_every_artifact(built: BuildResult) -> None:
     import hashlib
-    import json
 
     report = json.loads((built.out_dir / "build-report.json").read_text())
     listed = {a["path"]: a["sha256"] for a in report["artifacts"]}
@@ -298,17 +299,48 @@ def test_invoke_verify_on_the_dist_tree(built: BuildResult, tmp_path: Path) -> N
     assert "<testsuite" in junit.read_text()
 
 
+def _built_modules(built: BuildResult) -> dict[str, bytes]:
+    """In-tree path -> bytes of every module the session build compiled."""
+    report = json.loads((built.out_dir / "build-report.json").read_text())
+    by_name = {
+        PurePosixPath(e.path).name: e.data
+        for pkg in _ipks(built).values()
+        for e in pkg.entries
+        if e.path.endswith(".ko")
+    }
+    return {
+        rel: by_name[PurePosixPath(rel).name]
+        for rel, info in report["modules"].items()
+        if info["origin"] == "compiled"
+    }
+
+
+def test_compiled_modules_carry_no_build_path(built: BuildResult, kmodkit_cache: Path) -> None:
+    """Every module of the chain was compiled under the cache; none of them says where."""
+    modules = _built_modules(built)
+    assert len(modules) >= 10
+    for rel, data in modules.items():
+        assert str(kmodkit_cache).encode() not in data, rel
+        assert b".kmodkit-" not in data and b"kbuild" not in data, rel
+
+
 def test_verify_rebuild_compares_two_real_builds(built: BuildResult, tmp_path: Path) -> None:
-    """`invoke verify --rebuild`: two fresh builds (no pack cache) compared byte for byte."""
+    """`invoke verify --rebuild`: two fresh builds (the second in a separate cache) compared
+    byte for byte. A prepared kernel dir holding the session's modules keeps it cheap (no
+    compile); tests/kernel/test_kbuild_repro.py compiles in two caches for real."""
     from kmodkit.cli.verify import verify
 
+    kdir = standin_kernel.kernel_dir(tmp_path / "linux", built.tree, _built_modules(built))
+    report_in = json.loads((built.out_dir / "build-report.json").read_text())
+    builtin = [r for r, info in report_in["modules"].items() if info["origin"] == "builtin"]
+    (kdir / "modules.builtin").write_text("".join(f"kernel/{r}\n" for r in builtin))
     report = tmp_path / "rebuild.json"
     status = verify(
         paths=[str(built.out_dir)],
         index=[],
-        kernel_dir=None,
+        kernel_dir=str(kdir),
         sdk=None,
-        release=None,
+        release="24.10",  # a prepared 6.1 dir has no OpenWrt release of its own
         target="x86_64",
         keys=str(trusted_keys(built, tmp_path / "trusted")),
         json_out=str(report),
@@ -316,17 +348,47 @@ def test_verify_rebuild_compares_two_real_builds(built: BuildResult, tmp_path: P
         strict=True,
         rebuild=True,
     )
-    import json
-
     checks = json.loads(report.read_text())["checks"]
     rebuild = [c for c in checks if c["id"] == "rebuild.reproducible"]
     assert status == 0
     assert [c["status"] for c in rebuild] == ["pass"]
 
 
+# Small closures keep the from-scratch rebuilds cheap (verify --rebuild above does the whole
+# chain): lib/ and crypto/ compiled again in a separate cache.
+SMALL = "kmod-lib-crc32c"
+
+
 def test_invoke_build_check_reproducible(built: BuildResult, tmp_path: Path) -> None:
     proc = _invoke(
-        "build", "--check-reproducible", "--format", "ipk", "--out", str(tmp_path), cwd=tmp_path
+        "build",
+        "--check-reproducible",
+        "--format",
+        "ipk",
+        "--package",
+        SMALL,
+        "--out",
+        str(tmp_path),
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "reproducible: two rebuilds are byte-identical" in proc.stdout
+
+
+def test_check_reproducible_rebuilds_from_scratch_elsewhere(
+    built: BuildResult, kmodkit_cache: Path, tmp_path: Path
+) -> None:
+    """The second build compiles and unpacks again in its own cache, although the session
+    cache holds every module: a path or cache leaking into the bytes would show."""
+    from kmodkit.pipeline.reproduce import check_reproducible
+
+    said: list[str] = []
+    options = BuildOptions(packages=(SMALL,), formats=("ipk",), out=tmp_path)
+    assert check_reproducible(options, progress=said.append) == []
+    start = next(n for n, m in enumerate(said) if m.startswith("rebuilding from scratch"))
+    scratch = Path(said[start].rsplit(": ", 1)[1])
+    assert not scratch.is_relative_to(kmodkit_cache) and not scratch.exists()
+    second = said[start:]
+    assert any(m.startswith("compiling lib") for m in second)
+    assert any(m.startswith("unpacking") for m in second)
+    assert os.environ["KMODKIT_CACHE"] == str(kmodkit_cache)  # restored

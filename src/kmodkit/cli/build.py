@@ -133,7 +133,7 @@ def build(
             from kmodkit.pipeline.reproduce import check_reproducible as rebuild_twice
 
             say("rebuilding twice to compare")
-            differences = rebuild_twice(replace(options, boottest=False))
+            differences = rebuild_twice(replace(options, boottest=False), progress=say)
         say("done")
     console.print(_summary(result))
     if result.keys.generated:

@@ -22,7 +22,13 @@ from typing import Literal
 from filelock import FileLock
 
 from kmodkit.errors import BuildError, FormatError
-from kmodkit.fsutil import atomic_directory, log_tail, temp_directory
+from kmodkit.fsutil import (
+    atomic_directory,
+    log_tail,
+    manifest_intact,
+    temp_directory,
+    write_manifest,
+)
 from kmodkit.kernel.makefile import KbuildMakefile, parse_kbuild_makefile
 from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.kernel.sources import ensure_source_dirs
@@ -38,6 +44,8 @@ from kmodkit.resources import cache_dir
 Progress = Callable[[str], None]
 Status = Literal["prebuilt", "compiled", "cached", "builtin", "absent"]
 TAIL_LINES = 15
+# Part of every module cache key: bump when the way modules are compiled changes their bytes.
+KBUILD_RECIPE = "kmodkit-kbuild-2 (-ffile-prefix-map)"
 # Directories whose modules others import from: built first (lib, crypto before netfilter...).
 _EXPORTER_ORDER = ("lib", "crypto", "net/core", "net/netfilter")
 
@@ -105,6 +113,17 @@ def kbuild_file(modules: Sequence[str]) -> str:
     )
 
 
+def stable_path_flags(work: Path, directory: str) -> str:
+    """Compiler flags that write ``<directory>/x.c`` wherever ``work`` (the scratch copy) is.
+
+    ``__FILE__`` (WARN_ON, BUG_ON, pr_debug sites), debug info and build ids would otherwise
+    carry the cache path; with the map a module is byte-identical whichever cache or machine
+    compiled it, and names its sources as an in-tree kernel build does (``net/netfilter/...``).
+    Headers already come out relative (the kernel's own ``-fmacro-prefix-map=$(srctree)/=``).
+    """
+    return f"-ffile-prefix-map={work}/={directory}/"
+
+
 def _compile_dir(
     tree: KernelTree,
     src: Path,
@@ -131,6 +150,7 @@ def _compile_dir(
             f"M={work}",
             f"ARCH={tree.arch}",
             f"CROSS_COMPILE={tree.cross_compile}",
+            f"KCFLAGS={stable_path_flags(work, directory)}",
             f"-j{jobs}",
             "modules",
         ]
@@ -229,10 +249,11 @@ def _prebuilt(tree: KernelTree, path: str, ko: Path) -> ModuleResult:
     out = cache_dir() / "stripped" / key[:2] / key
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
-        if not (out / ko.name).is_file():
+        if not manifest_intact(out, [ko.name]):
             with atomic_directory(out) as tmp:
                 (tmp / ko.name).write_bytes(data)
                 strip_module(tmp / ko.name, cross_compile=tree.cross_compile)
+                write_manifest(tmp, [ko.name])
     return ModuleResult(path, "prebuilt", out / ko.name, f"stripped copy: {out / ko.name}")
 
 
@@ -273,7 +294,7 @@ def _build_all(
 ) -> dict[str, ModuleResult]:
     results: dict[str, ModuleResult] = {}
     jobs = jobs or os.cpu_count() or 1
-    tools = _tool_identity(tree) + "\0" + strip_identity(tree.cross_compile)
+    tools = "\0".join([KBUILD_RECIPE, _tool_identity(tree), strip_identity(tree.cross_compile)])
     extra: list[Path] = []
     for directory in sorted(wanted, key=dir_order):
         modules = sorted(set(wanted[directory]))
@@ -295,11 +316,13 @@ def _build_all(
         out.parent.mkdir(parents=True, exist_ok=True)
         log = log_dir / f"{directory.replace('/', '_')}.log"
         status: Status = "cached"
+        files = [f"{m}.ko" for m in modules] + ["Module.symvers"]
         with FileLock(str(out) + ".lock"):
-            if not (out / "Module.symvers").is_file():
+            if not manifest_intact(out, files):
                 status = "compiled"
                 if progress:
-                    progress(f"compiling {directory}: {', '.join(modules)}")
+                    damaged = " (cache entry damaged)" if out.exists() else ""
+                    progress(f"compiling {directory}{damaged}: {', '.join(modules)}")
                 with atomic_directory(out) as tmp:
                     _compile_dir(
                         tree, src_root / directory, directory, modules, extra, tmp, log, jobs
@@ -309,6 +332,7 @@ def _build_all(
                             tmp / f"{module}.ko", cross_compile=tree.cross_compile, log=log
                         )
                         _check_vermagic(tree, tmp / f"{module}.ko", log)
+                    write_manifest(tmp, files)
             elif progress:
                 progress(f"cached {directory}: {', '.join(modules)}")
         extra.append(out / "Module.symvers")

@@ -43,6 +43,12 @@ def _read(path: Path, what: str) -> bytes:
         raise UsageError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
 
 
+def local_key_paths(cache: Path) -> tuple[Path, Path]:
+    """Where the local build keys live in a cache: (usign secret, apk private PEM)."""
+    local = cache / "keys"
+    return local / "key-build.usign.sec", local / "key-build.apk.pem"
+
+
 def load_or_create_keys(
     cache: Path, usign_key: Path | None = None, apk_key: Path | None = None
 ) -> BuildKeys:
@@ -51,7 +57,8 @@ def load_or_create_keys(
     local.mkdir(parents=True, exist_ok=True)
     generated = False
     with FileLock(str(local / ".lock")):
-        sec_path = usign_key or local / "key-build.usign.sec"
+        local_usign, local_apk = local_key_paths(cache)
+        sec_path = usign_key or local_usign
         if usign_key is None and not sec_path.exists():
             sk, pk = usign.generate_keypair(LOCAL_COMMENT)
             atomic_write_text(sec_path, sk.to_text(LOCAL_COMMENT), 0o600)
@@ -60,7 +67,7 @@ def load_or_create_keys(
         secret = usign.read_secret_key(_read(sec_path, "usign secret key").decode(), str(sec_path))
         public = secret.public_key()
 
-        pem_path = apk_key or local / "key-build.apk.pem"
+        pem_path = apk_key or local_apk
         if apk_key is None and not pem_path.exists():
             key = apk_sign.generate_signing_key()
             atomic_write_bytes(pem_path, apk_sign.private_key_pem(key), 0o600)

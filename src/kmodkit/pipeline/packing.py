@@ -1,7 +1,8 @@
 """Pack staged packages into ipk/apk, reusing earlier results from a content-addressed cache.
 
 A package is repacked only when something that goes into its bytes changed: the cache key is a
-hash of the complete PackageInput, the format, its options and kmodkit's version.
+hash of the complete PackageInput, the format, its options and kmodkit's version. Each entry's
+own sha256 is recorded beside it and checked on reuse, so a damaged entry is repacked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal
 from kmodkit import __version__
 from kmodkit.formats import apk, ipk
 from kmodkit.formats.model import PackageInput
-from kmodkit.fsutil import atomic_write_bytes
+from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
 
 PackageFormat = Literal["ipk", "apk"]
 
@@ -61,12 +62,32 @@ def pack(
     if cache is not None:
         key = package_key(pkg, fmt, source_date_epoch, installed_size)
         cached = cache / key[:2] / f"{key}.{fmt}"
-        if cached.is_file():
-            return PackResult(filename, cached.read_bytes(), reused=True)
+        data = read_cached(cached)
+        if data is not None:
+            return PackResult(filename, data, reused=True)
     if fmt == "ipk":
         data = ipk.pack_ipk(pkg, source_date_epoch=source_date_epoch, installed_size=installed_size)
     else:
         data = apk.pack_apk(pkg, source_date_epoch=source_date_epoch)
     if cached is not None:
         atomic_write_bytes(cached, data)
+        atomic_write_text(_digest_path(cached), hashlib.sha256(data).hexdigest() + "\n")
     return PackResult(filename, data, reused=False)
+
+
+def _digest_path(cached: Path) -> Path:
+    return cached.with_name(cached.name + ".sha256")
+
+
+def read_cached(cached: Path) -> bytes | None:
+    """A cached package whose bytes still have their recorded sha256, else None (repack).
+
+    The recorded hash is written after the package, so an entry cut short by a kill, a
+    truncated or altered file, or one without a record is never handed out.
+    """
+    try:
+        data = cached.read_bytes()
+        recorded = _digest_path(cached).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return data if hashlib.sha256(data).hexdigest() == recorded else None
