@@ -7,6 +7,7 @@ stops with the exact command to run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import re
@@ -30,6 +31,7 @@ from kmodkit.kernel.tree import (
 from kmodkit.kernel.vermagic import kernel_vermagic, openwrt_vermagic_hash
 
 Progress = Callable[[str], None]
+CompletedText = subprocess.CompletedProcess[str]
 SRC = Path("/usr/src")
 
 # Debian architecture -> (kernel flavour, OpenWrt package arch or None)
@@ -76,8 +78,44 @@ def find_headers(flavour: str, src: Path = SRC) -> Path | None:
     return max(candidates, key=release_key) if candidates else None
 
 
+# apt waits this long for another apt/dpkg to release the dpkg lock instead of failing at once.
+APT_LOCK_TIMEOUT = 600
+DPKG_FRONTEND_LOCK = Path("/var/lib/dpkg/lock-frontend")
+
+
 def install_command(packages: list[str]) -> str:
     return f"apt-get install -y {' '.join(packages)}"
+
+
+def apt_get(args: list[str]) -> list[str]:
+    """An apt-get command line that waits for the dpkg lock (DPkg::Lock::Timeout)."""
+    return ["apt-get", "-o", f"DPkg::Lock::Timeout={APT_LOCK_TIMEOUT}", *args]
+
+
+def dpkg_lock_busy(lock: Path = DPKG_FRONTEND_LOCK) -> bool:
+    """True while another apt/dpkg holds the frontend lock (dpkg's own fcntl lock)."""
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return False
+
+
+def _run_apt(args: list[str], env: dict[str, str], progress: Progress | None) -> CompletedText:
+    if progress:
+        progress(f"provisioning: apt-get {' '.join(args)}")
+        if dpkg_lock_busy():
+            progress(
+                f"provisioning: another apt/dpkg holds the dpkg lock; waiting for it "
+                f"(up to {APT_LOCK_TIMEOUT} s)"
+            )
+    return subprocess.run(apt_get(args), capture_output=True, text=True, env=env, check=False)
 
 
 def provision(packages: list[str], progress: Progress | None) -> None:
@@ -92,20 +130,16 @@ def provision(packages: list[str], progress: Progress | None) -> None:
         raise KernelTreeError(f"apt-get not found; install the kernel packages: {command}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for attempt in (1, 2):
-        if progress:
-            progress(f"provisioning: {command}")
-        result = subprocess.run(
-            command.split(), capture_output=True, text=True, env=env, check=False
-        )
+        result = _run_apt(["install", "-y", *packages], env, progress)
         if result.returncode == 0:
             return
         if attempt == 1 and "Unable to locate package" in result.stderr + result.stdout:
-            if progress:
-                progress("provisioning: apt-get update")
-            subprocess.run(["apt-get", "update"], capture_output=True, env=env, check=False)
+            _run_apt(["update"], env, progress)
             continue
         break
     tail = (result.stderr.strip().splitlines() or ["apt-get failed"])[-1]
+    if "lock" in tail.lower():
+        tail += f" (still locked after {APT_LOCK_TIMEOUT} s)"
     raise KernelTreeError(f"`{command}` failed: {tail}")
 
 
