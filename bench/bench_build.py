@@ -86,9 +86,9 @@ def stage_details(target: str, runs: int) -> dict[str, float]:
         start = time.perf_counter()
         tree = open_tree(sdk=None, kernel_dir=None, provision=False)
         out["open tree"].append(time.perf_counter() - start)
-        from kmodkit.pipeline.build import choose_release
+        from kmodkit.pipeline.build import release_for_tree
 
-        release = choose_release(None, tree)
+        release = release_for_tree(tree)
         start = time.perf_counter()
         closure = resolve_closure(
             catalog,
