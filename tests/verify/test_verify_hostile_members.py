@@ -14,6 +14,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kmodkit.errors import FormatError
 from kmodkit.formats import adb
@@ -22,6 +24,7 @@ from kmodkit.formats.apk_read import UNIQUE_ID_LEN
 from kmodkit.formats.gzipio import gzip_compress
 from kmodkit.formats.ipk import pack_ipk, read_ipk
 from kmodkit.formats.model import Entry, PackageInput, PackageMeta
+from kmodkit.formats.pathsafety import Member, find_hazards
 from kmodkit.verify import VerifyOptions, verify_paths
 
 EPOCH = 1735689600
@@ -301,3 +304,36 @@ def test_real_packages_pass_every_container_check(testdata: Path) -> None:
     results = verify_paths(paths, options=VerifyOptions()).results
     container = [r for r in results if r.check_id.startswith("container.")]
     assert len(container) == 6 * len(paths) and all(r.status == "pass" for r in container)
+
+
+_PART = st.sampled_from(["etc", "lib", "x", "..", "."])
+_PATH = st.tuples(st.sampled_from(["./", "/", ""]), st.lists(_PART, min_size=1, max_size=3)).map(
+    lambda t: t[0] + "/".join(t[1])
+)
+_MEMBER = st.tuples(
+    _PATH,
+    st.sampled_from(["file", "dir", "symlink", "hardlink", "fifo"]),
+    st.sampled_from([0o644, 0o4755]),
+    _PATH,
+).map(lambda m: (m[0], m[1], m[2], m[3] if m[1] in ("symlink", "hardlink") else ""))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_MEMBER, min_size=1, max_size=5))
+def test_verify_reports_exactly_what_the_rules_find(tmp_path: Path, members: list[Spec]) -> None:
+    """Whatever data.tar holds, each container.* check fails exactly when a rule is broken."""
+    path = tmp_path / "kmod-x_6.6.93-r1_x86_64.ipk"
+    path.write_bytes(_ipk(members))
+    broken = {
+        f"container.{h.kind}"
+        for h in find_hazards(
+            Member(n, k, m, link) for n, k, m, link in [("./", "dir", 0o755, ""), *members]
+        )
+    }
+    results = verify_paths([path], options=VerifyOptions()).results
+    flagged = {
+        r.check_id for r in results if r.check_id.startswith("container.") and r.status != "pass"
+    }
+    assert flagged == broken
