@@ -241,6 +241,10 @@ def _special(root: Path) -> list[Case]:
     os.symlink("/dev/zero", zero_index / "Packages")
     fifo_index = _dir(root, "fifo-index")
     os.mkfifo(fifo_index / "Packages")
+    zero_adb = _dir(root, "zero-adb")
+    os.symlink("/dev/zero", zero_adb / "packages.adb")
+    fifo_adb = _dir(root, "fifo-adb")
+    os.mkfifo(fifo_adb / "packages.adb")
     zero_key = _dir(root, "zero-key")
     _write(zero_key / "a_1.0-r1_x86_64.ipk", ipk("a", big_file_data_gz(1024)))
     _dir(zero_key, "keys")
@@ -250,6 +254,8 @@ def _special(root: Path) -> list[Case]:
         Case("*.ipk -> /dev/zero", [str(zero_dir)], "not a regular file"),
         Case("Packages -> /dev/zero", [str(zero_index)], "not a regular file"),
         Case("FIFO Packages", [str(fifo_index)], "not a regular file"),
+        Case("packages.adb -> /dev/zero", [str(zero_adb)], "not a regular file"),
+        Case("FIFO packages.adb", [str(fifo_adb)], "not a regular file"),
         Case("keys/key.pub -> /dev/zero", [str(zero_key)], "not a regular file"),
     ]
 

@@ -12,6 +12,8 @@ from kmodkit.formats import apk_index
 from kmodkit.formats.apk import read_apk
 from kmodkit.formats.apk_read import apk_hazards
 from kmodkit.formats.model import package_filename
+from kmodkit.limits import MAX_INDEX_FILE_BYTES
+from kmodkit.safeio import read_regular_file
 from kmodkit.verify import checks_feed as feed
 from kmodkit.verify import managers
 from kmodkit.verify.checks_meta import MetaFacts
@@ -154,7 +156,8 @@ def check_apk_feed(
     path = fd.path / "packages.adb"
     art = str(path)
     try:
-        index = read_apk_index(path.read_bytes(), art)
+        raw = read_regular_file(path, MAX_INDEX_FILE_BYTES, "MAX_INDEX_FILE_BYTES")
+        index = read_apk_index(raw, art)
     except OSError as exc:
         findings.fail("input.unreadable", art, f"cannot read: {exc.strerror or exc}")
         return

@@ -13,6 +13,8 @@ from pathlib import Path
 from kmodkit.errors import FormatError, KmodkitError
 from kmodkit.formats import control, opkg_feed, usign
 from kmodkit.formats.model import package_filename
+from kmodkit.limits import MAX_KEY_FILE_BYTES
+from kmodkit.safeio import read_regular_file
 from kmodkit.verify import managers
 from kmodkit.verify.model import Findings
 from kmodkit.verify.views import Dep, Manager, PackageView
@@ -94,7 +96,8 @@ def check_usign(
         findings.fail("feed.signature", art, f"unsigned: {sig_path.name} is missing")
         return
     try:
-        sig = usign.read_signature(sig_path.read_text("utf-8"), str(sig_path))
+        text = read_regular_file(sig_path, MAX_KEY_FILE_BYTES, "MAX_KEY_FILE_BYTES").decode()
+        sig = usign.read_signature(text, str(sig_path))
     except (OSError, UnicodeDecodeError, KmodkitError) as exc:
         findings.fail("feed.signature", art, f"{sig_path.name} unreadable: {exc}")
         return
