@@ -68,7 +68,9 @@ def hostile_server() -> Iterator[str]:
     server.server_close()
 
 
-FAST = HttpLimits(max_bytes=50_000, connect_seconds=2, stall_seconds=0.5, deadline_seconds=1.5)
+# the stall timeout is far above the drip interval, so only the deadline can stop a drip, even
+# on a loaded machine
+FAST = HttpLimits(max_bytes=50_000, connect_seconds=10, stall_seconds=10, deadline_seconds=1.5)
 
 
 def test_dripping_server_hits_the_deadline(hostile_server: str) -> None:
