@@ -60,6 +60,7 @@ def test_flows_are_offloaded_and_the_control_is_not(good_boot: BootReport) -> No
     (transfer,) = _results(good_boot, "boot.transfer")
     assert transfer.status == "pass", transfer.message
     assert transfer.message.count("bytes forwarded") == 4
+    assert "offload TCP: 2,097,152 bytes" in transfer.message
     (ruleset,) = _results(good_boot, "boot.ruleset")
     assert ruleset.status == "pass" and "control" in ruleset.message
 

@@ -38,12 +38,13 @@ table inet kmodkit {
 """
 _FLOW_STATEMENT = re.compile(r"\bflow\s+(add|offload)\s+@[\w.-]+")
 # (phase, ruleset file, tcp port, udp port): the control runs first, without `flow add`.
+# (phase, ruleset file, tcp port, udp port, TCP 64 KiB chunks per half, UDP rounds of 8 KiB):
+# each run moves 2 MiB over TCP and echoes 256 KiB over UDP. The control runs first, without
+# `flow add`.
 PHASES = (
-    ("control", "/etc/kmodkit/control.nft", 5011, 5012),
-    ("offload", "/etc/kmodkit/ruleset.nft", 5001, 5002),
+    ("control", "/etc/kmodkit/control.nft", 5011, 5012, 16, 32),
+    ("offload", "/etc/kmodkit/ruleset.nft", 5001, 5002, 16, 32),
 )
-TCP_CHUNKS = 16  # 2 x 16 x 64 KiB = 2 MiB over TCP
-UDP_ROUNDS = 32  # 32 x 8 x 1 KiB = 256 KiB echoed over UDP
 
 
 def control_ruleset(ruleset: str) -> str:
@@ -118,49 +119,62 @@ listening() {{
 }}
 num() {{ v=$(tr -dc 0-9 <"$1" 2>/dev/null); echo "${{v:-0}}"; }}
 watch() {{
-	# Sample conntrack while the sender ($2) runs; stop at the first [OFFLOAD] of the flow.
+	# Sample conntrack until the sender is done (it touches /tmp/done.<port>: a finished
+	# child stays a zombie until `wait`, so kill -0 cannot tell) or the flow is [OFFLOAD].
+	# Shell builtins only (read, case, test): forks cost dearly in an emulated guest.
 	seen=""; last=""; n=0
-	while [ $n -lt 200 ]; do
-		line=$(grep " dport=$1 " /proc/net/nf_conntrack | head -n 1)
+	while [ $n -lt 100 ]; do
+		line=""
+		while read -r entry; do
+			case "$entry" in *" dport=$1 "*) line=$entry; break;; esac
+		done </proc/net/nf_conntrack
 		[ -n "$line" ] && last=$line
 		case "$line" in *OFFLOAD*) seen=yes; break;; esac
-		kill -0 "$2" 2>/dev/null || break
-		usleep 100000; n=$((n + 1))
+		[ -e /tmp/done.$1 ] && break
+		usleep 200000; n=$((n + 1))
 	done
 	echo "${{seen:-no}} $last"
 }}
 tcp_send() {{
-	dd if=/dev/zero bs=65536 count={TCP_CHUNKS} 2>/dev/null; sleep 1
-	dd if=/dev/zero bs=65536 count={TCP_CHUNKS} 2>/dev/null
+	dd if=/dev/zero bs=65536 count=$1 2>/dev/null; sleep 1
+	dd if=/dev/zero bs=65536 count=$1 2>/dev/null
 }}
 udp_send() {{
 	i=0
-	while [ $i -lt {UDP_ROUNDS} ]; do
+	while [ $i -lt $1 ]; do
 		dd if=/dev/zero bs=1024 count=8 2>/dev/null; usleep 20000; i=$((i + 1))
 	done
 }}
 phase() {{
-	name=$1; rules=$2; tport=$3; uport=$4
+	name=$1; rules=$2; tport=$3; uport=$4; chunks=$5; rounds=$6
 	$NFT flush ruleset
 	if $NFT -f "$rules" 2>/tmp/nft.err; then say ruleset-ok "$name"
 	else say ruleset-fail "$name" "$(tr '\\n' ' ' </tmp/nft.err)"; return; fi
 	$IP netns exec server $SOCAT -u TCP-LISTEN:$tport,reuseaddr - | wc -c >/tmp/tcp.$tport &
 	server=$!
 	listening tcp $tport
-	tcp_send | $IP netns exec client $SOCAT -u - TCP:10.0.2.2:$tport,retry=50,interval=0.1 &
+	(
+		tcp_send $chunks | $IP netns exec client \\
+			$SOCAT -u - TCP:10.0.2.2:$tport,retry=300,interval=0.1
+		touch /tmp/done.$tport
+	) &
 	client=$!
 	result=$(watch $tport $client)
 	wait $client; wait $server
-	say flow "$name" tcp $((2 * {TCP_CHUNKS} * 65536)) "$(num /tmp/tcp.$tport)" $result
+	say flow "$name" tcp $((2 * chunks * 65536)) "$(num /tmp/tcp.$tport)" $result
+	stamp "$name-tcp"
 	$IP netns exec server $SOCAT -T 3 -b 1024 UDP-LISTEN:$uport PIPE &
 	server=$!
 	listening udp $uport
-	udp_send | $IP netns exec client $SOCAT -b 1024 -t 2 - UDP:10.0.2.2:$uport \\
-		| wc -c >/tmp/udp.$uport &
+	(
+		udp_send $rounds | $IP netns exec client $SOCAT -b 1024 -t 2 - UDP:10.0.2.2:$uport \\
+			| wc -c >/tmp/udp.$uport
+		touch /tmp/done.$uport
+	) &
 	client=$!
 	result=$(watch $uport $client)
 	wait $client; kill $server 2>/dev/null; wait $server
-	say flow "$name" udp $(({UDP_ROUNDS} * 8 * 1024)) "$(num /tmp/udp.$uport)" $result
+	say flow "$name" udp $((rounds * 8 * 1024)) "$(num /tmp/udp.$uport)" $result
 	stamp "$name"
 }}
 if net; then say net-ok; stamp net; else say net-fail "$($IP -br link 2>&1 | tr '\\n' ' ')"; fi
@@ -185,8 +199,8 @@ def render_init(options: InitOptions) -> str:
         for name, path in options.kernel_modules:
             lines.append(f"load kernel {q(name)} {q(path)} ''\n")
         lines.append(_SCENARIO)
-        for name, rules, tport, uport in PHASES:
-            lines.append(f"phase {name} {rules} {tport} {uport}\n")
+        for name, rules, tport, uport, chunks, rounds in PHASES:
+            lines.append(f"phase {name} {rules} {tport} {uport} {chunks} {rounds}\n")
         lines.append("say conntrack-begin\ncat /proc/net/nf_conntrack\nsay conntrack-end\n")
     lines.append(_END)
     return "".join(lines)

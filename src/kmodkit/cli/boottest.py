@@ -68,6 +68,7 @@ def boottest(
                 junit_out=junit_out,
                 console=console,
                 title=TITLE,
+                verbose=True,  # what loaded and what the guest saw is the point of a boot test
             ),
         )
         for run in result.runs:

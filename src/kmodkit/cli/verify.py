@@ -102,13 +102,14 @@ def emit(
     junit_out: str | None,
     console: Console | None = None,
     title: str = "kmodkit verify",
+    verbose: bool = False,
 ) -> int:
     """Print and write the report; return the exit status."""
     out = console or stdout_console()
     for note in report.notes:
         out.print(f"note: {note}", markup=False, soft_wrap=True)
     if report.results:
-        out.print(render_table(report, title=title))
+        out.print(render_table(report, title=title, verbose=verbose))
     for error in report.input_errors:
         what = "cannot read" if error.check_id == "input.unreadable" else "refused"
         out.print(
