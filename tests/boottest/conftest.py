@@ -1,8 +1,9 @@
 """Session fixtures for the boot tests: one real feed, its kernel image, and few boots.
 
 Booting is the expensive part (tens of seconds under TCG), so every scenario that can share a
-guest does: one boot of the real feed (all checks), one boot of a deliberately broken copy
-(patched vermagic + missing dependency package), and one hung guest.
+guest does: one boot of the real feed (all checks, through `build --boottest`), one boot of a
+deliberately broken copy (patched vermagic + missing dependency package) with a user ruleset,
+and one hung guest.
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ from kmodkit.pipeline.build import BuildOptions, BuildResult, build
 PATCHED_PACKAGE = "kmod-nft-nat"
 PATCHED_MODULE = "nft_masq"
 REMOVED_PACKAGE = "kmod-nf-reject6"
+# --ruleset, fw4's way (facts section 12): `flow offload`, a counter, a drop policy, no NAT
+# (the broken feed's nft_masq does not load).
+FW4_RULESET = """\
+table inet fw4 {
+	flowtable ft {
+		hook ingress priority filter
+		devices = { "lan", "wan" }
+		counter
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		meta l4proto { tcp, udp } flow offload @ft
+		ct state established,related accept
+		iifname "lan" oifname "wan" accept
+	}
+}
+"""
 FOREIGN_VERMAGIC = "6.6.93 SMP mod_unload"
 
 
@@ -90,5 +108,8 @@ def broken_feed(feed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def broken_boot(
     broken_feed: Path, kernel_image: KernelImage, tmp_path_factory: pytest.TempPathFactory
 ) -> BootReport:
+    """The broken feed, booted with a user ruleset (the scenario needs none of what is broken)."""
     logs = tmp_path_factory.mktemp("boot-logs")
-    return run_boottest(BootOptions(path=broken_feed, scenario=False, keep_logs=logs))
+    ruleset = logs / "fw4.nft"
+    ruleset.write_text(FW4_RULESET)
+    return run_boottest(BootOptions(path=broken_feed, ruleset=ruleset, keep_logs=logs))

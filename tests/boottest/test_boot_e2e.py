@@ -1,8 +1,10 @@
 """End to end under QEMU: the real distro feed boots in Debian's own kernel (one boot), and a
-deliberately broken copy fails with the kernel's own words (a second boot, modules only)."""
+deliberately broken copy fails with the kernel's own words while a user ruleset still offloads
+(a second boot)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -11,13 +13,20 @@ import pytest
 
 from kmodkit.boottest import BootReport
 from kmodkit.boottest.feed import modules_of, read_feed
+from kmodkit.boottest.initramfs import read_newc
 from kmodkit.boottest.kernel_image import KernelImage
 from kmodkit.cli.verify import emit
 from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.verify.model import Result
 from kmodkit.verify.report import to_json, to_junit
 
-from .conftest import FOREIGN_VERMAGIC, PATCHED_MODULE, PATCHED_PACKAGE, REMOVED_PACKAGE
+from .conftest import (
+    FOREIGN_VERMAGIC,
+    FW4_RULESET,
+    PATCHED_MODULE,
+    PATCHED_PACKAGE,
+    REMOVED_PACKAGE,
+)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.boot]
 
@@ -126,3 +135,19 @@ def test_missing_dependency_names_the_unresolved_symbol(
     assert named and named <= exported
     passing = {r.artifact for r in _results(broken_boot, "boot.modules") if r.status == "pass"}
     assert "kmod-nf-conntrack" in passing and "kmod-nf-flow" in passing
+
+
+def test_user_ruleset_offloads_and_its_control_does_not(broken_boot: BootReport) -> None:
+    (run,) = broken_boot.runs
+    assert run.serial_log is not None
+    nodes = {
+        n.path: n
+        for n in read_newc(
+            gzip.decompress((run.serial_log.parent / "initramfs.cpio.gz").read_bytes())
+        )
+    }
+    assert nodes["etc/kmodkit/ruleset.nft"].data.decode() == FW4_RULESET
+    assert b"flow offload" not in nodes["etc/kmodkit/control.nft"].data
+    for check in ("boot.ruleset", "boot.transfer", "boot.offload", "boot.control"):
+        (result,) = _results(broken_boot, check)
+        assert result.status == "pass", result.message

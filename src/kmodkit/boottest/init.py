@@ -106,6 +106,7 @@ net() {{
 	$IP -n server addr add 10.0.2.2/24 dev eth0 && $IP -n server link set eth0 up || return 1
 	$IP -n client link set lo up && $IP -n server link set lo up || return 1
 	$IP -n client route add default via 10.0.1.1 || return 1
+	$IP -n server route add default via 10.0.2.1 || return 1  # rulesets without masquerade
 	echo 1 > /proc/sys/net/ipv4/ip_forward
 }}
 listening() {{
