@@ -162,7 +162,7 @@ def test_kernel_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"error: {config}: kernel build directory is not a directory"
+        f"error: {config}: not a directory (a kernel build directory is needed)"
     ]
 
 

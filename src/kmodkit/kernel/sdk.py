@@ -42,8 +42,12 @@ def find_cross_compile(sdk: Path) -> str:
 def open_sdk_tree(sdk: Path) -> KernelTree:
     sdk = sdk.resolve()
     if not sdk.is_dir():
-        problem = "is not a directory" if sdk.exists() else "does not exist"
-        raise KernelTreeError(f"SDK directory {problem}", where=str(sdk))
+        problem = (
+            "not a directory (an extracted OpenWrt SDK is needed)"
+            if sdk.exists()
+            else "SDK directory does not exist"
+        )
+        raise KernelTreeError(problem, where=str(sdk))
     build_dir = find_kernel_build_dir(sdk)
     sdk_config_path = sdk / ".config"
     sdk_config = (

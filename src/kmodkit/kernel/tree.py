@@ -83,8 +83,12 @@ class KernelTree:
 def require_tree_files(build_dir: Path, names: tuple[str, ...] = ("Makefile", ".config")) -> None:
     """Stop with one line naming the first missing file of a kernel build dir."""
     if not build_dir.is_dir():
-        problem = "is not a directory" if build_dir.exists() else "does not exist"
-        raise KernelTreeError(f"kernel build directory {problem}", where=str(build_dir))
+        problem = (
+            "not a directory (a kernel build directory is needed)"
+            if build_dir.exists()
+            else "kernel build directory does not exist"
+        )
+        raise KernelTreeError(problem, where=str(build_dir))
     for name in (*names, "Module.symvers"):
         if not (build_dir / name).is_file():
             raise KernelTreeError(
