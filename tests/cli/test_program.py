@@ -63,6 +63,7 @@ def test_kmodkit_runs_outside_the_checkout(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("build", "verify", "generate", "deps", "keys.generate"):
         assert name in proc.stdout
+    assert "--version" in proc.stdout and "--pty" not in proc.stdout  # no shell-runner options
     proc = kmodkit("deps", "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "kmod-nft-offload" in proc.stdout
@@ -147,3 +148,22 @@ def test_rewrite_turns_extra_words_into_paths() -> None:
     assert rewrite_task_argv(["verify", "--help"], ctx) == ["--help", "verify"]
     assert rewrite_task_argv(["build", "-h"], ctx) == ["--help", "build"]
     assert rewrite_task_argv(["verify", "a", "--", "b"], ctx) == ["verify", "a", "--", "b"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["verify", "{vectors}"]])
+def test_a_closed_stdout_is_a_quiet_exit(args: list[str], testdata: Path, tmp_path: Path) -> None:
+    """`kmodkit ... | head`: the reader is gone before kmodkit writes; no traceback."""
+    argv = [a.format(vectors=testdata) for a in args]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kmodkit", *argv],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err, err

@@ -30,6 +30,7 @@ from kmodkit.requirements import check_installed
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 INTERNAL_ERROR_STATUS = 1
+BROKEN_PIPE_STATUS = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 ENVIRONMENT_ERROR_STATUS = 2
 
 
@@ -40,9 +41,12 @@ LOG_WIDTH = 10_000
 
 def stdout_console() -> Console:
     """Standard output; off a terminal wide enough that table cells stay on one line each."""
-    return Console(
+    console = Console(
         highlight=False, width=None if sys.stdout.isatty() else LOG_WIDTH, soft_wrap=True
     )
+    # rich (>= 13.4) exits 1 on a closed pipe, which a CI gate would read as "a check failed"
+    console.on_broken_pipe = stdout_closed  # type: ignore[method-assign]
+    return console
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -69,6 +73,16 @@ def log_internal_error(exc: BaseException) -> Path | None:
     return None
 
 
+def stdout_closed() -> NoReturn:
+    """The reader went away (``kmodkit verify dist | head``): stop quietly, as a shell tool does.
+
+    Standard output is pointed at /dev/null so the interpreter's final flush cannot fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(BROKEN_PIPE_STATUS)
+
+
 def _fail(message: str, status: int) -> NoReturn:
     stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     sys.exit(status)
@@ -80,6 +94,7 @@ def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
         check_installed()  # an unmet declared minimum is one line, not a TypeError later
         with terminate_as_interrupt():  # SIGTERM cleans up exactly like Ctrl-C
             status = fn(**kwargs) or 0
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
     except KmodkitError as exc:
         _fail(str(exc), exc.exit_code)
     except Terminated as exc:
@@ -88,6 +103,8 @@ def run(fn: Callable[..., int | None], **kwargs: Any) -> None:
     except KeyboardInterrupt:
         stderr.print("interrupted")
         sys.exit(130)
+    except BrokenPipeError:
+        stdout_closed()
     except MemoryError:
         _fail("out of memory (the input is too large for this machine)", ENVIRONMENT_ERROR_STATUS)
     except OSError as exc:

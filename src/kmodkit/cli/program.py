@@ -7,11 +7,14 @@ paths) and ``kmodkit verify --help`` (invoke would read ``--help`` as the missin
 
 from __future__ import annotations
 
+import sys
+
 from invoke.collection import Collection
 from invoke.parser.context import ParserContext
 from invoke.program import Program
 
 from kmodkit import __version__
+from kmodkit.cli import stdout_closed
 
 #: A task with an iterable option of this name takes extra bare words as more values of it.
 VARIADIC_OPTION = "--path"
@@ -68,8 +71,22 @@ def _variadic(context: ParserContext) -> bool:
     return VARIADIC_OPTION in context.flags and context.flags[VARIADIC_OPTION].kind is list
 
 
+#: The core options that mean something for kmodkit (the others drive shell commands, which
+#: kmodkit's tasks never run through invoke); the rest still parse but are not advertised.
+SHOWN_CORE_OPTIONS = ("--help", "--version", "--list", "--debug", "--print-completion-script")
+
+
 class KmodkitProgram(Program):
     """invoke's Program with the argv conveniences of :func:`rewrite_task_argv`."""
+
+    def print_help(self) -> None:
+        print(f"Usage: {self.binary} [--help] [--version] <task> [--task-options] ...")
+        print(f"       {self.binary} <task> --help\n")
+        print("Options:\n")
+        tuples = self.initial_context.help_tuples()
+        shown = [t for t in tuples if any(flag in t[0] for flag in SHOWN_CORE_OPTIONS)]
+        self.print_columns(shown)
+        self.list_tasks()
 
     def parse_tasks(self) -> None:
         contexts = {
@@ -100,4 +117,10 @@ def program(namespace: Collection | None = None) -> KmodkitProgram:
 
 def main() -> None:
     """Entry point of the ``kmodkit`` console script."""
-    program().run()
+    try:
+        try:
+            program().run()
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:  # help or a listing piped into `head`
+        stdout_closed()
