@@ -175,3 +175,12 @@ def test_package_arch_aliases() -> None:
     message = str(shared.value)
     assert "package arch 'mips_24kc' is shared by" in message and "ath79/generic" in message
     assert "board/subtarget" in message
+
+
+@pytest.mark.parametrize("task", ["generate", "keys.generate"])
+def test_other_outputs_are_checked_up_front(task: str, readonly_dir: Path, tmp_path: Path) -> None:
+    out = readonly_dir / "out"
+    proc = _kmodkit(task, "--out", str(out), cwd=tmp_path, cache=tmp_path / "cache")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --out {out}: cannot write in ")

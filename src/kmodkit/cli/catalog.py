@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.tree import Tree
 
 from kmodkit.catalog import load_catalog, lookup_release, lookup_target
+from kmodkit.cli import check_writable_dir
 from kmodkit.errors import UsageError
 from kmodkit.render import FLAVOURS, render_feed
 from kmodkit.resolve import Closure, resolve_closure
@@ -29,6 +30,7 @@ def generate(
 ) -> int:
     if flavour not in FLAVOURS:
         raise UsageError(f"unknown flavour {flavour!r}; valid: {', '.join(FLAVOURS)}")
+    check_writable_dir(Path(out), f"--out {out}")
     closure = _closure(package, release, target, feeds)
     paths = render_feed(
         closure, flavour=flavour, out_dir=Path(out), release=closure.release, target=closure.target

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from kmodkit.cli import check_writable_dir
 from kmodkit.errors import UsageError
 from kmodkit.formats import apk_sign, usign
 from kmodkit.fsutil import atomic_write_bytes
@@ -24,6 +25,7 @@ def generate(*, out: str, name: str, comment: str | None) -> int:
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"bad key name {name!r} (a plain file name is needed)")
     directory = Path(out)
+    check_writable_dir(directory, f"--out {out}")
     paths = {
         kind: directory / f"{name}.{kind}"
         for kind in ("usign.sec", "usign.pub", "apk.pem", "apk.pub.pem")
