@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from kmodkit.boottest import init
-from kmodkit.boottest.feed import load_plan, modules_d, modules_of, read_feed
+from kmodkit.boottest.feed import find_feeds, load_plan, modules_d, modules_of, read_feed
 from kmodkit.boottest.kernel_image import KernelImage, bzimage_release, debian_version_to_kernel
 from kmodkit.boottest.results import module_findings, parse_serial, scenario_findings
-from kmodkit.boottest.runner import BootOptions, build_image
+from kmodkit.boottest.runner import BootOptions, build_image, target_label
 from kmodkit.boottest.userland import closure, elf_deps
-from kmodkit.errors import KernelTreeError
+from kmodkit.errors import KernelTreeError, UsageError
 from kmodkit.verify.model import Findings
 
 
@@ -128,3 +128,24 @@ def test_kernel_image_identity_and_initramfs_determinism(
     assert first == again
     assert script.count("\nload ") == len(modules_of(feed)) + len(kernel_image.modules)
     assert BootOptions(path=feed_dir).timeout > 0
+
+
+@pytest.mark.kernel
+def test_feeds_of_a_dist_tree_and_of_a_release_layout(feed_dir: Path, tmp_path: Path) -> None:
+    dist = feed_dir.parents[2]
+    assert find_feeds(dist) == [feed_dir]
+    assert target_label(feed_dir, dist) == "/".join(feed_dir.parts[-3:])
+    assert target_label(feed_dir, feed_dir) == "x86/64"
+    # invoke release: ipks, Packages, apks and packages.adb side by side in kmods/<name>/
+    kmods = tmp_path / "releases" / "v" / "targets" / "x86" / "64" / "kmods" / "6.1-1-hash"
+    kmods.mkdir(parents=True)
+    for sub in ("ipk", "apk"):
+        for path in (feed_dir / sub).iterdir():
+            shutil.copy(path, kmods / path.name)
+    assert find_feeds(tmp_path) == [kmods]
+    feed = read_feed(kmods)
+    assert feed.kind == "ipk" and feed.names() == read_feed(feed_dir).names()
+    (kmods / "Packages").unlink()
+    assert read_feed(kmods).kind == "apk"
+    with pytest.raises(UsageError, match=r"no Packages or packages\.adb"):
+        read_feed(tmp_path)

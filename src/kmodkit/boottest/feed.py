@@ -75,28 +75,46 @@ class Feed:
         return {p.name for p in self.packages}
 
 
+INDEXES = (("ipk", "Packages"), ("apk", "packages.adb"))  # opkg preferred when both exist
+
+
 def find_feeds(path: Path) -> list[Path]:
-    """Target directories under ``path`` (the directory itself if it is one), sorted."""
+    """The feeds under ``path``, one directory per target, sorted.
+
+    ``invoke build`` puts a target's feeds in ``<target>/ipk`` and ``<target>/apk``; ``invoke
+    release`` puts both in one ``.../kmods/<kver>-<rel>-<hash>/`` directory. Either way the
+    directory returned is the one ``read_feed`` takes.
+    """
     if not path.exists():
         raise UsageError(f"{path}: no such feed directory")
     if path.is_file():
         raise UsageError(f"{path}: give a feed directory (dist/<kernel>/<target>), not a file")
-    marks = [*path.rglob("ipk/Packages"), *path.rglob("apk/packages.adb")]
-    return sorted({m.parent.parent for m in marks})
+    found = set()
+    for _kind, index in INDEXES:
+        for mark in path.rglob(index):
+            feed_dir = mark.parent
+            found.add(feed_dir.parent if feed_dir.name in ("ipk", "apk") else feed_dir)
+    return sorted(found)
+
+
+def _feed_files(target_dir: Path) -> tuple[str, list[Path]] | None:
+    for kind, index in INDEXES:
+        for directory in (target_dir / kind, target_dir):
+            if (directory / index).is_file():
+                return kind, sorted(directory.glob(f"*.{kind}"))
+    return None
 
 
 def read_feed(target_dir: Path) -> Feed:
-    if (target_dir / "ipk" / "Packages").is_file():
-        kind, files = "ipk", sorted((target_dir / "ipk").glob("*.ipk"))
-    elif (target_dir / "apk" / "packages.adb").is_file():
-        kind, files = "apk", sorted((target_dir / "apk").glob("*.apk"))
-    else:
-        raise UsageError(f"{target_dir}: no ipk/Packages or apk/packages.adb")
+    found = _feed_files(target_dir)
+    if found is None:
+        raise UsageError(f"{target_dir}: no Packages or packages.adb (in it, ipk/ or apk/)")
+    kind, files = found
     feed = Feed(target_dir, kind)
     for file in files:
         feed.packages.append(read_package(file))
     if not feed.packages:
-        raise UsageError(f"{target_dir}/{kind}: the feed holds no packages")
+        raise UsageError(f"{target_dir}: its {kind} feed holds no packages")
     return feed
 
 

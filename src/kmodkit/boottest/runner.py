@@ -65,6 +65,13 @@ class BootReport:
     runs: list[TargetRun]
 
 
+def target_label(target_dir: Path, root: Path) -> str:
+    """The target's path below the given one (``6.1.0-50-amd64/x86/64``), else its last two."""
+    if target_dir != root and target_dir.is_relative_to(root):
+        return target_dir.relative_to(root).as_posix()
+    return f"{target_dir.parent.name}/{target_dir.name}"
+
+
 def machine_arch(pkg_arch: str) -> str:
     for prefix, arch in ARCHES:
         if pkg_arch == prefix or pkg_arch.startswith(prefix + "_"):
@@ -195,7 +202,7 @@ def run_target(
     feed = read_feed(target_dir)
     arch = machine_arch(feed.packages[0].arch)
     release = feed_release(feed)
-    label = options.label or f"{target_dir.parent.name}/{target_dir.name}"
+    label = options.label or target_label(target_dir, options.path)
     run = TargetRun(label, release)
     say(f"{label}: kernel {release}")
     image = kernel_for(feed, release, options, say)
