@@ -152,6 +152,7 @@ def _compile_dir(
             f"CROSS_COMPILE={tree.cross_compile}",
             f"KCFLAGS={stable_path_flags(work, directory)}",
             f"-j{jobs}",
+            *tree.make_vars,
             "modules",
         ]
         if extra_symvers:

@@ -49,6 +49,8 @@ class KernelTree:
     ``modules_dir`` is where prebuilt ``.ko`` files live at their in-tree relative paths.
     ``source_root`` is where kernel sources are (or, with ``source_tarball``, will be unpacked
     directory by directory). ``identity`` keys every cache entry built against this tree.
+    ``make_vars`` are extra ``NAME=value`` arguments every out-of-tree make gets (a tree without
+    vmlinux's Module.symvers needs ``KBUILD_MODPOST_WARN=1``).
     """
 
     provider: Provider
@@ -69,6 +71,7 @@ class KernelTree:
     cc: str = "gcc"
     source_tarball: Path | None = None
     config_path: Path | None = None
+    make_vars: tuple[str, ...] = ()
 
     def config_value(self, symbol: str) -> str | None:
         name = symbol if symbol.startswith("CONFIG_") else f"CONFIG_{symbol}"

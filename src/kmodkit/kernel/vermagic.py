@@ -26,8 +26,9 @@ def openwrt_vermagic_hash(config_text: bytes) -> str:
 def kernel_vermagic(release: str, config: Mapping[str, str]) -> str:
     """The VERMAGIC_STRING of include/linux/vermagic.h, without its trailing space.
 
-    Covers the generic parts (SMP, preempt, mod_unload, modversions); architecture-specific
-    suffixes (ARM/MIPS CPU families) are not derived here: trees that have prebuilt modules
+    Covers the generic parts (SMP, preempt, mod_unload, modversions) and the arm64 and MIPS
+    MODULE_ARCH_VERMAGIC suffixes (``aarch64``; ``MIPS32_R2 32BIT``); other architectures'
+    suffixes (ARM, x86-32 CPU families) are not derived here: trees that have prebuilt modules
     read the real string from one of them instead.
     """
 
@@ -45,4 +46,23 @@ def kernel_vermagic(release: str, config: Mapping[str, str]) -> str:
         parts.append("mod_unload")
     if on("CONFIG_MODVERSIONS"):
         parts.append("modversions")
+    parts += arch_vermagic(config)
     return " ".join(parts)
+
+
+_MIPS_FAMILIES = tuple(
+    (f"CONFIG_CPU_MIPS{bits}_R{rev}", f"MIPS{bits}_R{rev}")
+    for bits in (32, 64)
+    for rev in (1, 2, 5, 6)
+)
+
+
+def arch_vermagic(config: Mapping[str, str]) -> list[str]:
+    """MODULE_ARCH_VERMAGIC of arch/*/include/asm/vermagic.h (arm64 and MIPS32/64 R1-R6)."""
+    if config.get("CONFIG_ARM64") == "y":
+        return ["aarch64"]
+    if config.get("CONFIG_MIPS") == "y":
+        family = [name for symbol, name in _MIPS_FAMILIES if config.get(symbol) == "y"]
+        width = "64BIT" if config.get("CONFIG_64BIT") == "y" else "32BIT"
+        return [*family[:1], width]
+    return []

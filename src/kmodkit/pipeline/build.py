@@ -178,7 +178,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     catalog = load_catalog(options.feeds)
     for root in options.packages:
         catalog.get(root)  # unknown package: fail before any expensive step
-    tree = open_tree(sdk=options.sdk, kernel_dir=options.kernel_dir, provision=True, progress=say)
+    tree = open_tree(
+        sdk=options.sdk,
+        kernel_dir=options.kernel_dir,
+        provision=True,
+        progress=say,
+        target=target,
+    )
     if tree.pkg_arch and tree.pkg_arch != target.pkg_arch:
         raise UsageError(
             f"kernel tree {tree.release} is for {tree.pkg_arch}, not target {target.name} "

@@ -166,6 +166,7 @@ def check_apk_feed(
         return
     findings.ok("feed.index", art, f"{len(index.entries)} entries")
     feed.check_entries_against_files("apk", index.entries, files, art, findings)
+    feed.check_no_kernel_package(index.entries, art, findings)
     providers = [*index.entries, *base_entries, *(feed.entry_from_view(k) for k in kernels)]
     feed.check_feed_deps("apk", index.entries, providers, art, findings)
     check_apk_signature(index, keys, art, findings)

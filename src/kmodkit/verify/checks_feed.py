@@ -258,3 +258,18 @@ def entry_from_view(view: PackageView) -> IndexEntry:
     return IndexEntry(
         view.name, view.version, view.arch, depends=view.depends, provides=view.provides
     )
+
+
+def check_no_kernel_package(entries: Sequence[IndexEntry], art: str, findings: Findings) -> None:
+    """A kmod feed must not offer ``kernel``: apk would then replace the device's kernel and
+    every kmod with the feed's (openwrt/openwrt#16808)."""
+    offered = sorted(e.version for e in entries if e.name == "kernel")
+    if offered:
+        findings.fail(
+            "feed.kernel-package",
+            art,
+            f"the index offers kernel {', '.join(offered)}: a device would replace its kernel "
+            "and every kmod (openwrt/openwrt#16808)",
+        )
+    else:
+        findings.ok("feed.kernel-package", art, "no kernel package offered")

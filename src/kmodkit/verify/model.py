@@ -54,6 +54,7 @@ CHECKS: dict[str, str] = {
     "kernel.consistency": "all packages agree on one kernel dependency and one vermagic",
     "modules.modinfo": "every .ko is an ELF relocatable object with a readable .modinfo",
     "modules.depends": "every modinfo depends= module is in the package, its closure or the kernel",
+    "modules.elf-arch": "every .ko's ELF machine, class and byte order match the package arch",
     "modules.symbols": "undefined symbols are exported by the kernel or a module in the closure",
     "autoload.modules": "/etc/modules.d files name modules of the package or its closure",
     "autoload.order": "modules.d files load dependencies before their users",
@@ -67,6 +68,7 @@ CHECKS: dict[str, str] = {
     "feed.duplicate": "no name/version appears twice",
     "feed.deps": "every dependency resolves in the feed, the --index bases or the kernel",
     "feed.signature": "the index signature verifies with a trusted key",
+    "feed.kernel-package": "the index offers no `kernel` package (openwrt/openwrt#16808)",
     "rebuild.reproducible": "two builds produce identical bytes",
     # invoke boottest (kmodkit.boottest): the feed in a real kernel under QEMU
     "boot.image": "the kernel image the feed targets was fetched, checked and extracted",

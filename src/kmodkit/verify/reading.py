@@ -19,6 +19,7 @@ from kmodkit.limits import (
 )
 from kmodkit.safeio import read_regular_file
 from kmodkit.verify.checks_apk import read_apk_view
+from kmodkit.verify.checks_elf import check_elf_arch
 from kmodkit.verify.checks_ipk import check_ipk, ipk_meta_facts
 from kmodkit.verify.checks_kernel import read_modules
 from kmodkit.verify.checks_meta import MetaFacts, check_metadata
@@ -57,6 +58,7 @@ def read_package(
 def release_file_data(view: PackageView, findings: Findings) -> None:
     """Parse the .ko files now and drop file bytes the cross-package checks never read."""
     view.modules = read_modules([view], findings).get(view.artifact, {})
+    check_elf_arch([view], findings)
     kept: dict[str, bytes] = {}
     for path, data in view.files.items():
         if path.startswith(MODULES_D) and data:

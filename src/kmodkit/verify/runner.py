@@ -198,6 +198,7 @@ def _check_opkg_index(
     findings.ok("feed.index", art, f"{len(entries)} entries")
     _check_packages_gz(fd.path / "Packages.gz", raw, art, findings)
     feed.check_entries_against_files("opkg", entries, files, art, findings)
+    feed.check_no_kernel_package(entries, art, findings)
     providers = entries + base_entries + [feed.entry_from_view(k) for k in kernels]
     feed.check_feed_deps("opkg", entries, providers, art, findings)
     feed.check_usign(raw, fd.path / "Packages.sig", keys, art, findings)
