@@ -234,7 +234,7 @@ def test_invoke_build_cli_prints_summary(built: BuildResult, tmp_path: Path) -> 
     [
         (["--target", "nonsense/board"], "unknown target"),
         (["--release", "19.07"], "unknown release"),
-        (["--target", "ramips/mt7621"], "mipsel_24kc"),
+        (["--target", "mediatek/mt7623"], "no distro kernel for 'arm'"),
         (["--package", "kmod-does-not-exist"], "unknown package"),
         (["--release", "23.05", "--format", "apk"], "not valid apk versions"),
     ],
