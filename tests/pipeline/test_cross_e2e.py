@@ -11,6 +11,7 @@ KMODKIT_TEST_CROSS_ALL=1): each prepares and compiles another full tree (~3 min 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,9 @@ def test_kernel_dependency_and_installable_chain(
 
 def test_verify_passes_including_elf_arch(cross: tuple[BuildResult, str, ElfArch, str]) -> None:
     result = cross[0]
-    report = verify_paths([result.out_dir], options=VerifyOptions())
+    keys = result.out_dir.parent / "trusted-keys"
+    shutil.copytree(result.out_dir / "keys", keys, dirs_exist_ok=True)
+    report = verify_paths([result.out_dir], options=VerifyOptions(keys=keys))
     assert report.failed == 0 and report.warnings == 0, report.failures()
     elf = [r for r in report.results if r.check_id == "modules.elf-arch"]
     assert elf and {r.status for r in elf} == {"pass"}
