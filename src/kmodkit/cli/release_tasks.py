@@ -1,4 +1,4 @@
-"""The ``release`` collection (``release``, ``release.merge``) and the ``matrix`` task."""
+"""The ``release`` collection (``release``, ``release.merge``), ``matrix`` and ``bench``."""
 
 from __future__ import annotations
 
@@ -100,3 +100,18 @@ def matrix(c: Context, targets: str = "", releases: str = "", shards: int = 1) -
 release = Collection("release")
 release.add_task(release_, default=True)
 release.add_task(merge)
+
+
+@task(
+    iterable=["only"],
+    help={
+        "only": "run only this script (bench_NAME.py or NAME; repeatable)",
+        "dir": "directory of bench_*.py scripts (default: ./bench of the checkout)",
+        "timeout": "seconds one script may take (default 1800)",
+    },
+)
+def bench(c: Context, only: list[str] | None = None, dir: str = "", timeout: int = 1800) -> None:
+    """Run every bench/ script and print one table of their ratios."""
+    from kmodkit.cli import bench as bench_cli
+
+    run(bench_cli.bench, directory=dir or None, only=list(only or []), timeout=float(timeout))

@@ -262,7 +262,8 @@ from kmodkit.cli.catalog_tasks import catalog  # noqa: E402  (own module, see it
 ns.add_collection(catalog)
 ns.add_collection(sdk_collection)
 
-from kmodkit.cli.release_tasks import matrix, release  # noqa: E402  (own module)
+from kmodkit.cli.release_tasks import bench, matrix, release  # noqa: E402  (own module)
 
 ns.add_collection(release)
 ns.add_task(matrix)
+ns.add_task(bench)
