@@ -158,3 +158,25 @@ def test_every_pair_failing_publishes_nothing(kmodkit_cache: Path, tmp_path: Pat
     result = release(ReleaseOptions(targets=("mediatek/mt7623",), out=out))
     assert not result.published and len(result.failed) == 1
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_two_targets_of_one_arch_share_one_prepared_tree(
+    single: Path, kmodkit_cache: Path, tmp_path: Path
+) -> None:
+    """armsr/armv8 (aarch64_generic) and mediatek/filogic (aarch64_cortex-a53) in parallel:
+    one arm64 tree, prepared once, its modules compiled once; each with its own arch."""
+    (tree,) = [p for p in (kmodkit_cache / "trees").iterdir() if p.name.startswith("aarch64-")]
+    stamp = (tree / "kmodkit-tree.json").stat().st_mtime_ns
+    result = release(
+        ReleaseOptions(targets=("armsr/armv8", "mediatek/filogic"), out=tmp_path / "DIR", jobs=2)
+    )
+    assert result.published and not result.failed
+    assert [o.compiled for o in result.outcomes] == [0, 0]
+    assert (tree / "kmodkit-tree.json").stat().st_mtime_ns == stamp
+    arches = {r["target"]: r["pkg_arch"] for o in result.outcomes if (r := o.record)}
+    assert arches == {"armsr/armv8": "aarch64_generic", "mediatek/filogic": "aarch64_cortex-a53"}
+    assert list(
+        (tmp_path / "DIR").glob(
+            "releases/*/targets/mediatek/filogic/kmods/*/*_aarch64_cortex-a53.ipk"
+        )
+    )
