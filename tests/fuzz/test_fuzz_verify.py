@@ -67,7 +67,9 @@ def apk_feed() -> dict[str, bytes]:
     private_pem, public_pem = corpus.apk_key_pem()
     key = apk_sign.load_private_key(private_pem, "k")
     files = {f"feed/{name}": blob for name, blob in apks}
-    files["feed/packages.adb"] = build_index(apks, signing_key=key)
+    # the kernel package is never indexed (feed.kernel-package), as in kmodkit's own feeds
+    indexed = [a for a in apks if not a[0].startswith("kernel-")]
+    files["feed/packages.adb"] = build_index(indexed, signing_key=key)
     files["keys/fuzz.pem"] = public_pem
     return files
 
