@@ -165,7 +165,8 @@ def test_two_targets_of_one_arch_share_one_prepared_tree(
 ) -> None:
     """armsr/armv8 (aarch64_generic) and mediatek/filogic (aarch64_cortex-a53) in parallel:
     one arm64 tree, prepared once, its modules compiled once; each with its own arch."""
-    (tree,) = [p for p in (kmodkit_cache / "trees").iterdir() if p.name.startswith("aarch64-")]
+    trees = (kmodkit_cache / "trees").iterdir()
+    (tree,) = [p for p in trees if p.is_dir() and p.name.startswith("aarch64-")]
     stamp = (tree / "kmodkit-tree.json").stat().st_mtime_ns
     result = release(
         ReleaseOptions(targets=("armsr/armv8", "mediatek/filogic"), out=tmp_path / "DIR", jobs=2)

@@ -22,11 +22,13 @@ def open_tree(
     provision: bool = True,
     progress: Callable[[str], None] | None = None,
     target: Target | None = None,
+    series: str | None = None,
 ) -> KernelTree:
     """The SDK's tree, a prepared build dir, or (neither given) the distro's own kernel.
 
     With a ``target`` of another architecture than this machine, the distro kernel is a
-    cross-prepared tree (kernel.cross: arm64, mipsel, big-endian mips).
+    cross-prepared tree (kernel.cross: arm64, mipsel, big-endian mips). ``series`` asks for
+    another distro kernel series than the default one (``6.12``: kernel.distro_series).
     """
     if sdk is not None and kernel_dir is not None:
         raise UsageError("give either --sdk or --kernel-dir, not both")
@@ -40,6 +42,10 @@ def open_tree(
         return open_path_tree(Path(kernel_dir))
     from kmodkit.kernel.distro import open_distro_tree
 
+    if series is not None:
+        from kmodkit.kernel.distro_series import open_series_tree
+
+        return open_series_tree(series, provision_missing=provision, progress=progress)
     if target is not None:
         import platform
 

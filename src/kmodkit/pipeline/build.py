@@ -75,6 +75,9 @@ class BuildOptions:
     boottest: bool = False  # boot the feed under QEMU before publishing (kmodkit.boottest)
     reuse_packs: bool = True
     allow_kernel_mismatch: bool = False
+    distro_series: str | None = (
+        None  # another distro kernel series (6.12), see kernel.distro_series
+    )
 
 
 @dataclass
@@ -184,6 +187,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         provision=True,
         progress=say,
         target=target,
+        series=options.distro_series,
     )
     if tree.pkg_arch and tree.pkg_arch != target.pkg_arch:
         raise UsageError(

@@ -227,16 +227,19 @@ def build_pair(
         events.put((pair.label, message))
 
     try:
-        sdk, release = None, pair.release
+        sdk, release, series = None, pair.release, None
         if options.kernel == "sdk" and pair.release is not None:
             sdk, release = _fetch_sdk(pair, options, progress)
+        elif pair.release is not None:
+            series = distro_series_for(pair)
         result = build(
             BuildOptions(
                 target=pair.target,
                 release=release,
                 sdk=sdk,
                 # distro kernel + a release name: that release's scheme on the distro kernel
-                allow_kernel_mismatch=options.kernel == "distro",
+                allow_kernel_mismatch=options.kernel == "distro" and series is None,
+                distro_series=series,
                 out=staging,
                 usign_key=options.usign_key,
                 apk_key=options.apk_key,
@@ -284,3 +287,16 @@ def _fetch_sdk(
     )
     point = fetched.sdk.release
     return fetched.path, point if re.fullmatch(r"\d+\.\d+\.\d+", point) else pair.release
+
+
+def distro_series_for(pair: Pair) -> str | None:
+    """The distro kernel of the release's own series when Debian offers it (25.12 -> 6.12 on
+    x86/64); otherwise None: the default distro kernel with the release's scheme."""
+    from kmodkit.catalog import lookup_release, lookup_target
+    from kmodkit.kernel.distro_series import EXTRA_SERIES
+
+    assert pair.release is not None
+    target = lookup_target(pair.target)
+    series = lookup_release(pair.release).kernel_series_for(target)
+    native = target.pkg_arch == "x86_64"
+    return series if native and series in EXTRA_SERIES else None
