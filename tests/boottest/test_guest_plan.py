@@ -84,6 +84,18 @@ def test_serial_markers_become_results() -> None:
     assert status == "fail" and "Could not process rule" in message
     status, message = got[("x86/64", "boot.transfer")]
     assert status == "fail" and "40 of 100 bytes" in message
+    udp = Findings()
+    flows = "\n".join(
+        [
+            "@@KMK net-ok",
+            "@@KMK ruleset-ok offload",
+            "@@KMK flow offload tcp 10 10 yes x",
+            "@@KMK flow offload udp 1000 960 yes x",
+        ]
+    )
+    scenario_findings(parse_serial(flows), "t", udp)
+    (transfer,) = [r for r in udp.results() if r.check_id == "boot.transfer"]
+    assert transfer.status == "pass" and "960 of 1,000 bytes echoed" in transfer.message
     status, message = got[("x86/64", "boot.control")]
     assert status == "fail" and "UDP flow never reached conntrack" in message
 

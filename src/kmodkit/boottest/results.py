@@ -14,6 +14,7 @@ from kmodkit.boottest.init import MARK, PHASES
 from kmodkit.verify.model import Findings
 
 _KMSG_TIME = re.compile(r"^\[\s*\d+\.\d+\]\s*")
+UDP_MIN_ECHOED = 0.95  # share of the UDP bytes that must come back for the transfer to pass
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,13 @@ def _flow_findings(flow: Flow, artifact: str, findings: Findings) -> None:
     what = f"{flow.phase} {flow.proto.upper()}"
     if flow.received == flow.sent and flow.sent:
         findings.ok("boot.transfer", artifact, f"{what}: {flow.received:,} bytes forwarded")
+    elif flow.proto == "udp" and flow.sent and flow.received >= flow.sent * UDP_MIN_ECHOED:
+        # UDP may drop a datagram when the emulated guest falls behind; that is no feed fault
+        findings.ok(
+            "boot.transfer",
+            artifact,
+            f"{what}: {flow.received:,} of {flow.sent:,} bytes echoed (UDP: some may drop)",
+        )
     else:
         findings.fail(
             "boot.transfer", artifact, f"{what}: {flow.received:,} of {flow.sent:,} bytes arrived"
