@@ -290,3 +290,52 @@ def given_kernel_image(path: Path, cache: Path) -> KernelImage:
             f"--kernel-image {path}: neither a .deb nor an x86 bzImage announcing its release"
         )
     return KernelImage(release, release.split("-")[0], path, None, {}, str(path))
+
+
+# Debian architecture of each QEMU machine (foreign ones come from the signed archive).
+DEBIAN_ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def archive_boot_files(
+    release: str, kernel_version: str, machine: str, cache: Path, progress: Progress | None = None
+) -> tuple[KernelImage, Path]:
+    """A foreign architecture's kernel image and static busybox from Debian's signed archive.
+
+    apt on this host does not fetch foreign packages (that would need ``dpkg
+    --add-architecture``), so both come through kmodkit.kernel.debian_archive: the InRelease
+    checked with gpgv, Packages.xz against it, each .deb against its SHA256 in Packages. The
+    image is the ``linux-image-<release>`` whose version is the feed's kernel; busybox the newest.
+    """
+    from kmodkit.kernel.debian_archive import DebianArchive, debian_sources
+
+    arch = DEBIAN_ARCHES[machine]
+    archive = DebianArchive(debian_sources(), cache / "debian")
+    if progress:
+        progress(f"reading the signed Debian archive index (binary-{arch})")
+    images, busyboxes = [], []
+    for source, stanza in archive.packages(arch):
+        package = stanza.get("Package")
+        if package == f"linux-image-{release}":
+            images.append((source, stanza))
+        elif package == "busybox-static":
+            busyboxes.append((source, stanza))
+    wanted = [i for i in images if debian_version_to_kernel(i[1]["Version"]) == kernel_version]
+    if not wanted or not busyboxes:
+        missing = f"linux-image-{release} ({kernel_version})" if not wanted else "busybox-static"
+        raise KernelTreeError(f"no {missing} in the configured Debian archive's binary-{arch}")
+    source, stanza = wanted[-1]
+    dest = cache / "boottest" / "kernels" / f"linux-image-{release}_{stanza['Version']}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / f".linux-image-{release}.lock")):
+        if not (dest / "release").is_file():
+            if progress:
+                progress(f"fetching linux-image-{release} {stanza['Version']} ({arch})")
+            extract_kernel_deb(archive.download(source, stanza), dest)
+        image = _load_extracted(dest, f"linux-image-{release} {stanza['Version']} ({arch})")
+        bb_source, bb_stanza = busyboxes[-1]
+        busybox = cache / "boottest" / "busybox" / arch / bb_stanza["Version"] / "busybox"
+        if not busybox.is_file():
+            from kmodkit.kernel.debian_archive import deb_files
+
+            deb_files(archive.download(bb_source, bb_stanza), {"bin/busybox": busybox})
+    return image, busybox

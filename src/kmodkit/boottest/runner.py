@@ -7,6 +7,7 @@ feed targets boots it under QEMU; the results say, per check id, what the guest 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,7 +21,12 @@ from kmodkit.boottest import init as guest_init
 from kmodkit.boottest import qemu, results
 from kmodkit.boottest.feed import Feed, find_feeds, install, load_plan, modules_of, read_feed
 from kmodkit.boottest.initramfs import Initramfs, build_initramfs
-from kmodkit.boottest.kernel_image import KernelImage, distro_kernel_image, given_kernel_image
+from kmodkit.boottest.kernel_image import (
+    KernelImage,
+    archive_boot_files,
+    distro_kernel_image,
+    given_kernel_image,
+)
 from kmodkit.boottest.provision import ensure_packages
 from kmodkit.boottest.userland import GUEST_PATHS, TOOL_PACKAGES, add_userland
 from kmodkit.errors import UsageError
@@ -28,7 +34,9 @@ from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
 from kmodkit.verify.model import Findings, VerifyReport
 
 Progress = Callable[[str], None]
-DEBIAN_RELEASE = re.compile(r"^\d+\.\d+\.\d+-\d+-(amd64|arm64|cloud-amd64|cloud-arm64|rt-amd64)$")
+DEBIAN_RELEASE = re.compile(
+    r"^\d+\.\d+\.\d+(-\d+|\+deb\d+)-(amd64|arm64|cloud-amd64|cloud-arm64|rt-amd64|rt-arm64)$"
+)
 TOOLS = ("busybox", "nft", "ip", "socat")
 ARCHES = (("x86_64", "x86_64"), ("aarch64", "aarch64"))
 
@@ -57,6 +65,7 @@ class TargetRun:
     serial_log: Path | None = None
     serial: str = ""  # the console output itself (the log file may be replaced by a later run)
     guest_times: dict[str, float] = field(default_factory=dict)
+    note: str = ""  # what this run could not test, and why
 
 
 @dataclass
@@ -169,6 +178,7 @@ def build_image(
     scenario: bool,
     findings: Findings,
     label: str,
+    busybox: Path | None = None,
 ) -> tuple[bytes, str]:
     """The initramfs bytes and its /init text (deterministic for the same inputs)."""
     root = Initramfs()
@@ -177,7 +187,10 @@ def build_image(
         findings.fail("boot.install", label, line)
     if not missing:
         findings.ok("boot.install", label, f"{len(feed.packages)} packages installed")
-    add_userland(root, arch, TOOLS if scenario else ("busybox",))
+    if busybox is not None:  # a foreign architecture's static busybox, modules only
+        root.file("bin/busybox", busybox.read_bytes(), 0o755, where=str(busybox))
+    else:
+        add_userland(root, arch, TOOLS if scenario else ("busybox",))
     for directory in ("proc", "sys", "dev", "run", "tmp", "var", "etc/kmodkit"):
         root.dir(directory)
     root.chardev("dev/console", 5, 1)
@@ -205,11 +218,22 @@ def run_target(
     label = options.label or target_label(target_dir, options.path)
     run = TargetRun(label, release)
     say(f"{label}: kernel {release}")
-    image = kernel_for(feed, release, options, say)
+    scenario, busybox = options.scenario, None
+    if arch == os.uname().machine or options.kernel_image is not None:
+        image = kernel_for(feed, release, options, say)
+    else:
+        # A foreign architecture: its kernel and busybox from Debian's signed archive. Its nft,
+        # ip and socat would need their whole arm64 library closure: modules only, said so.
+        version = next((d.split("~")[0] for p in feed.packages if (d := p.kernel_dependency())), "")
+        image, busybox = archive_boot_files(release, version, arch, resources.cache_dir(), say)
+        scenario = False
+        run.note = f"{arch}: module loading only (no {arch} nft/ip/socat userland in the guest)"
     findings.ok("boot.image", label, f"{image.source}: {image.image.name}")
     identity_findings(feed, image, label, findings)
     say(f"{label}: building the initramfs")
-    initrd, script = build_image(feed, image, arch, ruleset, options.scenario, findings, label)
+    initrd, script = build_image(
+        feed, image, arch, ruleset, scenario, findings, label, busybox=busybox
+    )
     logs = resources.cache_dir() / "logs" / "boottest" / label
     logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="boottest.") as tmp:
@@ -240,7 +264,7 @@ def run_target(
     run.guest_times = report.times
     kernel_findings(report, guest, image, label, options.timeout, findings)
     results.module_findings(report, [p.name for p in feed.packages], findings)
-    if options.scenario and report.modules_done:
+    if scenario and report.modules_done:
         results.scenario_findings(report, label, findings)
     return run
 
@@ -317,4 +341,5 @@ def run_boottest(options: BootOptions, progress: Progress | None = None) -> Boot
     finally:
         qemu.save_verdicts(verdicts)
     notes = [f"{r.label}: {r.release} under {r.accel_note}; {phases(r)}" for r in runs if r.accel]
+    notes += [f"{r.label}: {r.note}" for r in runs if r.note]
     return BootReport(VerifyReport(results=findings.results(), notes=notes), runs)
