@@ -16,6 +16,7 @@ renamed into place under a file lock; later runs need no network.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -82,8 +83,12 @@ CROSS_ARCHES = {
         fragment_target="ath79/generic",
     ),
 }
-# What the ath79 tree needs beyond the chain's own fragment (OpenWrt's ath79 kernels have it).
-ATH79_BASE = "CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_IPV6=y\nCONFIG_NETFILTER=y\n"
+# What the ath79 tree needs beyond the chain's own fragment (OpenWrt's generic kernel config
+# has it): modules, IPv6, and the nf_tables families nft_nat/nft_reject_* depend on.
+ATH79_BASE = (
+    "CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_IPV6=y\nCONFIG_NETFILTER=y\n"
+    "CONFIG_NF_TABLES_INET=y\nCONFIG_NF_TABLES_IPV4=y\nCONFIG_NF_TABLES_IPV6=y\n"
+)
 
 
 def machine_for_target(kernel_arch: str, pkg_arch: str) -> str:
@@ -138,6 +143,8 @@ def open_cross_tree(
     _ensure_tools(spec, provision_missing, progress)
     tarball, source_version = _installed_source()
     name = f"{machine}-{spec.flavour or spec.defconfig}-{source_version or 'local'}"
+    if spec.defconfig:  # the tree depends on the fragment: a new fragment, a new tree
+        name += "-" + hashlib.sha256(ATH79_BASE.encode()).hexdigest()[:8]
     root = cache_dir() / "trees" / name
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root) + ".lock"):
@@ -318,17 +325,16 @@ def _prepare_defconfig(
     config = work / ".config"
     config.write_text(_merge(config.read_text(), fragment))
     _make(spec, work, ["olddefconfig", "modules_prepare"], log)
-    missing = _unmet(parse_config(config.read_text()), fragment)
-    if missing:
-        raise KernelTreeError(
-            f"{spec.defconfig} + fragment does not keep {', '.join(missing)}", where=str(config)
-        )
+    # Symbols this kernel no longer has (NF_LOG_COMMON) or folded into nf_tables (NFT_META...)
+    # cannot be kept; a module the chain needs that did not become =m fails at compile time.
+    unmet = _unmet(parse_config(config.read_text()), fragment)
     (work / "Module.symvers").write_bytes(b"")  # no vmlinux: exports are not checked here
     _stable_mtime(config, work / "Makefile")
     return {
         "machine": spec.machine,
         "defconfig": spec.defconfig,
         "note": "no vmlinux Module.symvers: symbols from vmlinux are not checked",
+        "fragment_not_applied": unmet,
         "make_vars": ["KBUILD_MODPOST_WARN=1"],
     }
 

@@ -43,7 +43,8 @@ def kernel_ref(tree: KernelTree) -> KernelRef:
         version=tree.version,
         vermagic=tree.vermagic or None,
         vermagic_hash=tree.vermagic_hash or None,
-        exported=exported,
+        # no vmlinux line at all (ath79: no vmlinux was built): unknown, not "exports nothing"
+        exported=exported or None,
         module_exports=owners,
         builtin={module_name(p) for p in tree.builtin_modules},
     )
