@@ -1,7 +1,8 @@
 """``invoke build --boottest``: the boot test as the last gate before a feed is published.
 
-It runs on the build's temporary directory, after verify; a failed check raises BuildError, so
-the feed is never renamed into dist/. The full report is kept with the build logs.
+It runs on the build's (or ``invoke release``'s) temporary directory, after verify; a failed
+check raises BuildError, so the feed is never renamed into place. The full report is kept
+with the logs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from kmodkit.verify.report import to_json
 
 
 def boottest_gate(
-    work: Path, *, label: str, logs: Path, progress: Callable[[str], None] | None = None
+    work: Path,
+    *,
+    label: str | None,
+    logs: Path,
+    progress: Callable[[str], None] | None = None,
 ) -> BootReport:
-    """Boot-test the feed in ``work``: its report, or BuildError naming the first failure."""
+    """Boot-test every feed in ``work``: the report, or BuildError naming the first failure.
+
+    ``label`` names a single target (a build); without it each target is named by its path
+    below ``work`` (a release tree).
+    """
     result = run_boottest(BootOptions(path=work, label=label), progress)
     report_path = logs / "boottest.json"
     atomic_write_text(report_path, to_json(result.report))

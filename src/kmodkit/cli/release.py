@@ -40,6 +40,7 @@ def release(
     mirrors: list[str] | None = None,
     sdk_keys: str | None = None,
     offline: bool = False,
+    boottest: bool = False,
 ) -> int:
     from kmodkit.release.run import ReleaseOptions, select_pairs
     from kmodkit.release.run import release as run_release
@@ -56,6 +57,7 @@ def release(
         mirrors=tuple(mirrors or ()),
         sdk_keys=Path(sdk_keys) if sdk_keys else None,
         offline=offline,
+        boottest=boottest,
     )
     rows = {p.label: "queued" for p in select_pairs(options)}  # bad names fail here, exit 2
     live = sys.stdout.isatty()
@@ -84,6 +86,8 @@ def release(
     console.print(table)
     if result.published:
         console.print(f"verify: {result.verify_summary}")
+        if result.boottest_summary:
+            console.print(f"boottest: {result.boottest_summary}")
         console.print(f"published: {result.out} (index.json, sha256sums per target)")
     else:
         console.print(f"[red]nothing published[/]: every pair failed; {result.out} unchanged")

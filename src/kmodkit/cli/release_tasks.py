@@ -24,6 +24,7 @@ from kmodkit.cli import run
         "mirror": "with --kernel sdk: SDK mirror URL (repeatable; see sdk.fetch)",
         "sdk_keys": "with --kernel sdk: usign keys dir for the SDK (see sdk.fetch)",
         "offline": "with --kernel sdk: use cached SDKs only",
+        "boottest": "boot every target's feed under QEMU before publishing (see boottest)",
     },
 )
 def release_(
@@ -39,6 +40,7 @@ def release_(
     mirror: list[str] | None = None,
     sdk_keys: str = "",
     offline: bool = False,
+    boottest: bool = False,
 ) -> None:
     """Build every (release, target) pair in parallel into the official download layout."""
     from kmodkit.cli import release as release_cli
@@ -57,6 +59,7 @@ def release_(
             mirrors=list(mirror or []),
             sdk_keys=sdk_keys or None,
             offline=offline,
+            boottest=boottest,
         )
     )
 

@@ -45,6 +45,7 @@ class ReleaseOptions:
     out: Path = Path("release")
     usign_key: Path | None = None
     apk_key: Path | None = None
+    boottest: bool = False  # boot every target's feed under QEMU before publishing
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ReleaseResult:
     pairs: list[Pair]
     outcomes: list[PairOutcome] = field(default_factory=list)
     verify_summary: str = ""
+    boottest_summary: str = ""
     published: bool = False
     log: Path | None = None
 
@@ -118,6 +120,17 @@ def release(options: ReleaseOptions, on_event: Event | None = None) -> ReleaseRe
             atomic_write_bytes(tree / INDEX, index_document(records, key_summary(keys)))
             say("release", "verifying the whole tree")
             result.verify_summary = verify_tree(tree, keys)
+            if options.boottest:
+                from kmodkit.boottest.gate import boottest_gate, gate_summary
+
+                say("release", "boot test of every target")
+                boot = boottest_gate(
+                    tree,
+                    label=None,
+                    logs=log.parent / "release",
+                    progress=lambda m: say("release", m),
+                )
+                result.boottest_summary = gate_summary(boot)
         result.published = True
     except _NothingToPublish:
         result.published = False
