@@ -167,3 +167,26 @@ def test_a_closed_stdout_is_a_quiet_exit(args: list[str], testdata: Path, tmp_pa
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 141
     assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+def _task_names() -> list[str]:
+    return sorted(ns.task_names)  # not ns.to_contexts(): that pops the help texts it reads
+
+
+@pytest.mark.parametrize("task_name", _task_names())
+def test_every_task_help_shows_each_option_with_its_text(
+    task_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """invoke pops help texts while building parser contexts: twice in one process lost them."""
+    from kmodkit.cli.program import program
+
+    for _ in range(2):  # a second program in the same process keeps them too
+        program().run(["kmodkit", task_name, "--help"], exit=False)
+        out = capsys.readouterr().out
+        options = out.split("Options:", 1)[1].splitlines()
+        specs = [line for line in options if line.startswith("  -")]
+        assert specs, out
+        for line in specs:
+            flags = line.split("  ")[1]
+            assert not flags.startswith("--="), f"{task_name}: an option has the flag '-': {line}"
+            assert len(line.strip()) > len(flags.strip()), f"{task_name}: no help text: {line}"

@@ -7,6 +7,7 @@ paths) and ``kmodkit verify --help`` (invoke would read ``--help`` as the missin
 
 from __future__ import annotations
 
+import copy
 import sys
 
 from invoke.collection import Collection
@@ -89,9 +90,11 @@ class KmodkitProgram(Program):
         self.list_tasks()
 
     def parse_tasks(self) -> None:
+        # invoke pops each option's help text while it builds contexts, so a second build
+        # (the parser's, below) would have none: look at a copy here.
         contexts = {
             str(ctx.name): ctx
-            for ctx in self.collection.to_contexts(
+            for ctx in copy.deepcopy(self.collection).to_contexts(
                 ignore_unknown_help=self.config.tasks.ignore_unknown_help
             )
         }
@@ -104,11 +107,11 @@ class KmodkitProgram(Program):
 
 
 def program(namespace: Collection | None = None) -> KmodkitProgram:
-    from kmodkit.cli.tasks import ns
+    from kmodkit.cli.tasks import fresh_namespace
 
     return KmodkitProgram(
         version=__version__,
-        namespace=namespace or ns,
+        namespace=namespace or fresh_namespace(),
         name="kmodkit",
         binary="kmodkit",
         binary_names=["kmodkit"],

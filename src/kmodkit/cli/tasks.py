@@ -12,6 +12,8 @@ own ``kmodkit.cli.<area>_tasks`` module), then add one ``ns.add_task(...)`` /
 
 from __future__ import annotations
 
+import copy
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
@@ -121,6 +123,8 @@ def deps(
         "boottest": "boot the feed under QEMU before publishing it (see `boottest`)",
     },
     iterable=["mirror"],
+    # invoke would give --sdk-keys the short flag "-" once s, d and k are taken: long flags only
+    auto_shortflags=False,
 )
 def build(
     c: Context,
@@ -267,3 +271,13 @@ from kmodkit.cli.release_tasks import bench, matrix, release  # noqa: E402  (own
 ns.add_collection(release)
 ns.add_task(matrix)
 ns.add_task(bench)
+
+# invoke pops each option's help text from its task while it builds parser contexts, so whoever
+# parses ``ns`` first (invoke in the checkout, a test) leaves it without help. Programs and
+# per-task help start from copies of this untouched snapshot instead.
+_PRISTINE = copy.deepcopy(ns)
+
+
+def fresh_namespace() -> Collection:
+    """A copy of ``ns`` that still has every help text."""
+    return copy.deepcopy(_PRISTINE)
