@@ -35,7 +35,8 @@ def headers_package(upstream: str, flavour: str) -> str | None:
     """apt's name of the headers for ``upstream`` (``linux-headers-6.12.117+deb12-amd64``)."""
     if shutil.which("apt-cache") is None:
         return None
-    pattern = rf"^linux-headers-{re.escape(upstream)}(\+deb\d+|-\d+)-{re.escape(flavour)}$"
+    # apt-cache takes POSIX extended regular expressions: no \d
+    pattern = rf"^linux-headers-{re.escape(upstream)}(\+deb[0-9]+|-[0-9]+)-{re.escape(flavour)}$"
     result = subprocess.run(
         ["apt-cache", "search", "--names-only", pattern],
         capture_output=True,
