@@ -285,3 +285,25 @@ def serve(httpserver: HTTPServer, root: Path) -> FileServer:
     server = FileServer(root)
     httpserver.expect_request(re.compile(".*")).respond_with_handler(server)
     return server
+
+
+def add_fake_images(site: SyntheticMirror, tdir: Path, release: str, board: str, sub: str) -> dict:
+    """Tiny FAKE image files (not bootable: no OpenWrt image can be had here) under the names
+    OpenWrt's image Makefiles give them, plus decoys, and sha256sums re-signed over them."""
+    import gzip
+
+    version = "" if release == "snapshot" else f"{release}-"
+    prefix = f"openwrt-{version}{board}-{sub}-generic-"
+    files = {
+        "kernel": (prefix + "kernel.bin", b"FAKE kernel.bin for tests\n" * 100),
+        "rootfs": (
+            prefix + "ext4-rootfs.img.gz",
+            gzip.compress(b"FAKE ext4 rootfs for tests\n" * 1000, mtime=0),
+        ),
+        "decoy1": (prefix + "squashfs-rootfs.img.gz", gzip.compress(b"FAKE squashfs", mtime=0)),
+        "decoy2": (prefix + "ext4-combined-efi.img.gz", gzip.compress(b"FAKE combined", mtime=0)),
+    }
+    for name, data in files.values():
+        (tdir / name).write_bytes(data)
+    site.resign(tdir)
+    return {kind: tdir / name for kind, (name, _data) in files.items()}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from kmodkit.cli.boottest import last_build
 from kmodkit.errors import UsageError
@@ -73,3 +74,32 @@ def test_last_build_is_the_newest_report(tmp_path: Path) -> None:
     assert last_build("x86_64", tmp_path / "dist") == new
     with pytest.raises(UsageError, match="no build for armsr/armv8"):
         last_build("armsr/armv8", tmp_path / "dist")
+
+
+def test_release_fetches_the_image_through_the_pinned_keys(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--release R: the image comes through the SDK's chain of trust; a mirror whose
+    sha256sums is signed by a key that is not OpenWrt's pinned one stops it (exit 2)."""
+    import sdk_mirror
+    from kmodkit.formats import usign
+
+    key, _ = usign.generate_keypair("not an OpenWrt key")
+    site = sdk_mirror.SyntheticMirror(tmp_path / "www", key)
+    tdir = site.root / "releases" / "24.10.4" / "targets" / "x86" / "64"
+    tdir.mkdir(parents=True)
+    sdk_mirror.add_fake_images(site, tdir, "24.10.4", "x86", "64")
+    server = sdk_mirror.serve(httpserver, site.root)
+    (tmp_path / "feed" / "ipk").mkdir(parents=True)
+    (tmp_path / "feed" / "ipk" / "Packages").write_text("")
+    monkeypatch.setenv("KMODKIT_MIRROR", httpserver.url_for("").rstrip("/"))
+    monkeypatch.setenv("KMODKIT_CACHE", str(tmp_path / "cache"))
+    result = kmodkit("boottest", "--release", "24.10.4", "--target", "x86/64", "feed", cwd=tmp_path)
+    _one_line_error(result, "sha256sums.sig")
+    assert server.requests_for("sha256sums.sig")
+    assert not server.requests_for(".bin") and not server.requests_for(".img.gz")
+
+
+def test_release_with_no_feed_fails_before_any_download(tmp_path: Path) -> None:
+    result = kmodkit("boottest", "--release", "24.10.4", str(tmp_path / "nope"), cwd=tmp_path)
+    _one_line_error(result, "no such feed")

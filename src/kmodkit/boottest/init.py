@@ -64,7 +64,7 @@ class InitOptions:
     scenario: bool = True
 
 
-_PRELUDE = f"""\
+_BOOT = f"""\
 #!{BB} sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 {BB} mount -t proc proc /proc
@@ -74,6 +74,10 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 {BB} --install -s /bin
 {BB} mount -t tmpfs tmpfs /run
 {BB} mount -t tmpfs tmpfs /tmp
+"""
+
+# The marker functions and the module loader, shared with the OpenWrt image's scenario script.
+FUNCTIONS = f"""\
 say() {{ echo "{MARK} $*"; }}
 stamp() {{ say time "$1" "$(cut -d ' ' -f 1 /proc/uptime)"; }}
 say start
@@ -81,7 +85,10 @@ stamp init
 say osrelease "$(cat /proc/sys/kernel/osrelease)"
 dmesg -n 1
 dmesg -c >/dev/null
-load() {{
+"""
+
+LOAD = """\
+load() {
 	dmesg -c >/dev/null
 	if insmod "$3" $4 2>/tmp/insmod.err; then
 		say mod-ok "$1" "$2"
@@ -89,7 +96,7 @@ load() {{
 		say mod-fail "$1" "$2" "$(tr '\\n' ' ' </tmp/insmod.err)"
 		dmesg | while read -r line; do say kmsg "$2" "$line"; done
 	fi
-}}
+}
 """
 
 _SCENARIO = f"""\
@@ -190,8 +197,13 @@ say end
 
 
 def render_init(options: InitOptions) -> str:
+    return _BOOT + FUNCTIONS + LOAD + script_body(options) + _END
+
+
+def script_body(options: InitOptions) -> str:
+    """Load the modules in plan order, then (with ``scenario``) the namespaces and flows."""
     q = shlex.quote
-    lines = [_PRELUDE]
+    lines = []
     for step in options.steps:
         path = "/" + step.path
         lines.append(f"load {q(step.package)} {q(step.module)} {q(path)} {q(step.params)}\n")
@@ -203,5 +215,4 @@ def render_init(options: InitOptions) -> str:
         for name, rules, tport, uport, chunks, rounds in PHASES:
             lines.append(f"phase {name} {rules} {tport} {uport} {chunks} {rounds}\n")
         lines.append("say conntrack-begin\ncat /proc/net/nf_conntrack\nsay conntrack-end\n")
-    lines.append(_END)
     return "".join(lines)

@@ -123,7 +123,7 @@ def kernel_for(feed: Feed, release: str, options: BootOptions, progress: Progres
     if not DEBIAN_RELEASE.match(release):
         raise UsageError(
             f"{feed.root}: modules are for kernel {release}, not a Debian kernel; "
-            "pass --kernel-image (booting official OpenWrt images is not implemented yet)"
+            "pass --kernel-image, or --release R to boot the official OpenWrt image"
         )
     version = installed_version(f"linux-headers-{release}")
     return distro_kernel_image(release, version, cache, progress)
@@ -314,18 +314,22 @@ def phases(run: TargetRun) -> str:
     return f"{text} ({', '.join(parts)})" if parts else text
 
 
+def load_ruleset(path: Path | None) -> str:
+    """``--ruleset``'s text (it must have a ``flow add``), else the default scenario's."""
+    if path is None:
+        return guest_init.DEFAULT_RULESET
+    try:
+        ruleset = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--ruleset {path}: cannot read ({exc})") from None
+    if not guest_init.has_flow_statement(ruleset):
+        raise UsageError(f"--ruleset {path}: no `flow add @<flowtable>` statement to test")
+    return ruleset
+
+
 def run_boottest(options: BootOptions, progress: Progress | None = None) -> BootReport:
     say = progress or (lambda _msg: None)
-    ruleset = guest_init.DEFAULT_RULESET
-    if options.ruleset is not None:
-        try:
-            ruleset = options.ruleset.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--ruleset {options.ruleset}: cannot read ({exc})") from None
-        if not guest_init.has_flow_statement(ruleset):
-            raise UsageError(
-                f"--ruleset {options.ruleset}: no `flow add @<flowtable>` statement to test"
-            )
+    ruleset = load_ruleset(options.ruleset)
     targets = find_feeds(options.path)
     if not targets:
         raise UsageError(f"{options.path}: no ipk/Packages or apk/packages.adb below it")

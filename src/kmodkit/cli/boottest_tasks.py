@@ -20,6 +20,8 @@ from kmodkit.cli import run
         "json": "write a JSON report here",
         "junit": "write a JUnit XML report here",
         "ruleset": "your nft ruleset (devices lan and wan, a `flow add @ft` statement)",
+        "release": "boot the official OpenWrt image of this release for --target (needs the "
+        "internet; image verified like the SDK) and install the feed with its opkg/apk",
     },
 )
 def boottest(
@@ -32,10 +34,12 @@ def boottest(
     json: str = "",
     junit: str = "",
     ruleset: str = "",
+    release: str = "",
 ) -> None:
     """Boot the feed's own kernel under QEMU: modules load, flows get [OFFLOAD]ed.
 
     kmodkit boottest [PATH]   or   invoke boottest [--path PATH]
+    kmodkit boottest --release 24.10 --target x86/64 [PATH]   (the official OpenWrt image)
     """
     from kmodkit.cli import boottest as boottest_cli
 
@@ -49,4 +53,5 @@ def boottest(
         json_out=json or None,
         junit_out=junit or None,
         ruleset=ruleset or None,
+        release=release or None,
     )

@@ -50,7 +50,7 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
-class _SignedSums:
+class SignedSums:
     sums: dict[str, str]
     text: bytes
     sig: bytes
@@ -69,7 +69,7 @@ def fetch_sdk(
     client = Client(mirrors, options.http, http_cache=cache.http_cache_dir(), on_bytes=on_bytes)
     try:
         if mirror.is_series(release):
-            release = _newest(client, release)
+            release = newest_release(client, release)
             note(f"release {options.release} is {release}")
         result = _online(client, release, target, options.keys_dir, note)
         return FetchResult(result[0], result[1], list(client.requests_made))
@@ -77,7 +77,7 @@ def fetch_sdk(
         client.close()
 
 
-def _newest(client: Client, series: str) -> str:
+def newest_release(client: Client, series: str) -> str:
     try:
         fetched = client.get_small(".versions.json")
     except NotFound as exc:
@@ -95,9 +95,9 @@ def _newest(client: Client, series: str) -> str:
     return newest
 
 
-def _signed_sums(
+def signed_sums(
     client: Client, release: str, target: mirror.SdkTarget, keys_dir: Path | None
-) -> _SignedSums:
+) -> SignedSums:
     base = mirror.target_dir(release, target)
     try:
         sums = client.get_small(f"{base}/sha256sums")
@@ -114,11 +114,11 @@ def _signed_sums(
 
 def _check(
     text: bytes, sig: bytes, url: str, sig_url: str, release: str, keys_dir: Path | None
-) -> _SignedSums:
+) -> SignedSums:
     keys = trusted_keys(mirror.series_of(release), keys_dir)
     check_signature(text, sig.decode("ascii", "replace"), keys, where=sig_url)
     sums = mirror.parse_sha256sums(text.decode("utf-8", "replace"), url)
-    return _SignedSums(sums, text, sig, url)
+    return SignedSums(sums, text, sig, url)
 
 
 def _missing_target(
@@ -140,7 +140,7 @@ def _missing_target(
 def _online(
     client: Client, release: str, target: mirror.SdkTarget, keys_dir: Path | None, say: Say
 ) -> tuple[cache.CachedSdk, bool]:
-    signed = _signed_sums(client, release, target, keys_dir)
+    signed = signed_sums(client, release, target, keys_dir)
     sdk_file = mirror.find_sdk_file(signed.sums, signed.url)
     sha256 = signed.sums[sdk_file]
     target_dir = cache.target_cache(release, target.cache_name)
@@ -153,9 +153,9 @@ def _online(
         if present is not None and present.sha256 == sha256:
             return present, False
         base = mirror.target_dir(release, target)
-        kernel, profiles_url = _profiles(client, base, signed.sums)
+        kernel, profiles_url = fetch_profiles(client, base, signed.sums)
         say(f"downloading {sdk_file}")
-        url = _download_checked(client, f"{base}/{sdk_file}", part, sha256)
+        url = download_checked(client, f"{base}/{sdk_file}", part, sha256)
         say(f"unpacking {sdk_file}")
         try:
             sdk = _unpack(
@@ -184,12 +184,14 @@ def _online(
         return sdk, True
 
 
-def _save_sums(target_dir: Path, signed: _SignedSums) -> None:
+def _save_sums(target_dir: Path, signed: SignedSums) -> None:
     atomic_write_bytes(target_dir / "sha256sums", signed.text)
     atomic_write_bytes(target_dir / "sha256sums.sig", signed.sig)
 
 
-def _profiles(client: Client, base: str, sums: dict[str, str]) -> tuple[mirror.KernelInfo, str]:
+def fetch_profiles(
+    client: Client, base: str, sums: dict[str, str]
+) -> tuple[mirror.KernelInfo, str]:
     fetched = client.get_small(f"{base}/profiles.json", conditional=False)
     expected = sums.get("profiles.json")
     if expected is not None and hashlib.sha256(fetched.data).hexdigest() != expected:
@@ -197,7 +199,7 @@ def _profiles(client: Client, base: str, sums: dict[str, str]) -> tuple[mirror.K
     return mirror.parse_profiles(fetched.data, fetched.url), fetched.url
 
 
-def _download_checked(client: Client, path: str, part: Path, sha256: str) -> str:
+def download_checked(client: Client, path: str, part: Path, sha256: str) -> str:
     """Download (resuming ``part``) and check sha256; a resumed mismatch restarts once."""
     for attempt in (1, 2):
         resumed = part.exists() and part.stat().st_size > 0

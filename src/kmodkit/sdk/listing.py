@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from kmodkit.sdk import cache, mirror
 from kmodkit.sdk.download import Client, HttpSettings
-from kmodkit.sdk.fetch import _newest
+from kmodkit.sdk.fetch import newest_release
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def list_sdks(
             return Listing(releases=[*sorted(versions, reverse=True), mirror.SNAPSHOT])
         name = mirror.check_release(release)
         if mirror.is_series(name):
-            name = _newest(client, name)
+            name = newest_release(client, name)
         fetched = client.get_small(mirror.targets_json_path(name))
         return Listing(release=name, targets=mirror.parse_targets(fetched.data, fetched.url))
     finally:
