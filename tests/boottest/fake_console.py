@@ -3,7 +3,9 @@
 It prints boot noise and procd's "Please press Enter to activate this console.", then acts as
 a shell on a terminal: prompt, echo of the line typed, the command run by /bin/sh, its output.
 ``reboot`` prints the boot again (and asks for Enter again); ``poweroff`` exits. ``--silent``
-never activates the console (a guest that hangs while booting).
+never activates the console (a guest that hangs while booting). ``--only WORD,...`` runs only
+command lines whose first word is listed; any other ends with status 127 (nothing of an
+OpenWrt system, such as uci or opkg, is ever run on the host).
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ import subprocess
 import sys
 
 PROMPT = "root@OpenWrt:~# "
+ONLY = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--only=")), [])
+
+
+def count(line: str) -> str:
+    """The number of the driver's exit-status marker on ``line`` (``__KMK_""DONE_3__``)."""
+    return line.split('__KMK_""DONE_', 1)[1].split("__", 1)[0]
 
 
 def out(text: str) -> None:
@@ -45,6 +53,9 @@ def main() -> int:
             continue
         if line.startswith("poweroff"):
             return 0
+        if ONLY and line.split()[0] not in ONLY:
+            out(f"-ash: {line.split()[0]}: not found\r\n__KMK_DONE_{count(line)}__ 127\r\n")
+            continue
         done = subprocess.run(
             ["/bin/sh", "-c", line], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

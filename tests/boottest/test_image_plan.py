@@ -3,19 +3,24 @@ the served files, opkg's and apk's feed setup, the scenario script, the installe
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import socket
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kmodkit.boottest import image_plan, init
+from kmodkit.boottest import image_boot, image_plan, init
 from kmodkit.boottest.feed import read_feed
 from kmodkit.boottest.image_boot import gunzip_to, identity_findings, image_command
 from kmodkit.boottest.qemu import MACHINES
 from kmodkit.boottest.runner import feed_release
 from kmodkit.formats import usign
+from kmodkit.sdk.images import FetchedImage, ImageFiles
 from kmodkit.sdk.mirror import KernelInfo
 from kmodkit.verify.model import Findings
 
@@ -128,3 +133,58 @@ def test_image_boots_from_the_rootfs_on_a_virtio_disk(tmp_path: Path) -> None:
     gz.write_bytes(gzip.compress(b"ext4" * 1000, mtime=0) + b"\x00metadata")
     gunzip_to(gz, tmp_path / "r.img")
     assert (tmp_path / "r.img").read_bytes() == b"ext4" * 1000
+
+
+def test_a_failing_guest_step_fails_boot_install_and_tears_everything_down(
+    feed_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_image_target on the fake console (a named stand-in for the image's console, which
+    cannot boot here): the image boots, its first network command is not found, and the run
+    ends with boot.install naming that command; the HTTP feed server is gone afterwards."""
+    fake = [sys.executable, str(Path(__file__).with_name("fake_console.py")), "--only=echo"]
+    ports: list[int] = []
+    serve = image_boot.serve_directory
+
+    @contextlib.contextmanager
+    def recording_serve(root: Path) -> Iterator[int]:
+        with serve(root) as port:
+            ports.append(port)
+            yield port
+
+    monkeypatch.setattr(image_boot, "image_command", lambda *_a: fake)
+    monkeypatch.setattr(image_boot, "serve_directory", recording_serve)
+    feed = read_feed(feed_dir)
+    dep = next(d for p in feed.packages if (d := p.kernel_dependency()))
+    version, _, rest = dep.partition("~")
+    (tmp_path / "k.bin").write_bytes(b"FAKE kernel")
+    (tmp_path / "r.img.gz").write_bytes(gzip.compress(b"FAKE rootfs", mtime=0))
+    image = FetchedImage(
+        release="24.10.4",
+        target="x86/64",
+        files=ImageFiles("k.bin", "r.img.gz"),
+        kernel=tmp_path / "k.bin",
+        rootfs_gz=tmp_path / "r.img.gz",
+        linux=KernelInfo(version, "1", rest.rsplit("-", 1)[0]),
+        mirror="http://127.0.0.1:1",
+        downloaded=[],
+    )
+    findings = Findings()
+    run = image_boot.run_image_target(
+        feed_dir,
+        image,
+        init.DEFAULT_RULESET,
+        30,
+        findings,
+        lambda _m: None,
+        keep_logs=tmp_path / "logs",
+    )
+    by_check = {(r.check_id, r.status) for r in findings.results() if r.artifact == run.label}
+    assert ("boot.image", "pass") in by_check and ("boot.kernel", "pass") in by_check
+    (install,) = [r for r in findings.results() if r.check_id == "boot.install"]
+    assert install.status == "fail" and "`uci set network.lan.proto=dhcp" in install.message
+    assert "exited 127" in install.message
+    assert all(r.status == "pass" for r in findings.results() if r.check_id == "boot.identity")
+    assert run.serial_log == tmp_path / "logs" / run.label / "serial.log"
+    assert "Please press Enter" in run.serial_log.read_text()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", ports[0]), timeout=2).close()
