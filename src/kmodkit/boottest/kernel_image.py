@@ -10,7 +10,6 @@ and the modules the scenario uses from the kernel itself (``veth.ko``).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import lzma
 import os
@@ -28,7 +27,7 @@ from filelock import FileLock
 
 from kmodkit.errors import FetchError, FormatError, KernelTreeError
 from kmodkit.formats.tarball import read_ar
-from kmodkit.fsutil import atomic_write_bytes
+from kmodkit.fsutil import atomic_write_bytes, file_sha256
 from kmodkit.kernel.tree import parse_config
 from kmodkit.kernel.vermagic import kernel_vermagic, openwrt_vermagic_hash
 
@@ -132,7 +131,7 @@ def fetch_deb(
         raise FetchError(f"apt knows no package {spec} (after apt-get update)")
     name = Path(record.get("Filename", f"{package}.deb")).name
     dest = dest_dir / name
-    if dest.is_file() and _sha256(dest) == record.get("SHA256"):
+    if dest.is_file() and file_sha256(dest) == record.get("SHA256"):
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
     if progress:
@@ -151,7 +150,7 @@ def fetch_deb(
         if result.returncode != 0 or not downloaded:
             tail = (result.stderr.strip().splitlines() or ["no .deb written"])[-1]
             raise FetchError(f"`apt-get download {spec}` failed: {tail}")
-        got = _sha256(downloaded[0])
+        got = file_sha256(downloaded[0])
         if record.get("SHA256") and got != record["SHA256"]:
             raise FetchError(
                 f"{downloaded[0].name}: SHA256 {got} differs from the apt index "
@@ -159,14 +158,6 @@ def fetch_deb(
             )
         os.replace(downloaded[0], dest)
     return dest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _data_tar(deb: Path) -> tarfile.TarFile:
@@ -282,7 +273,7 @@ def given_kernel_image(path: Path, cache: Path) -> KernelImage:
     if not path.is_file():
         raise KernelTreeError(f"--kernel-image {path}: no such file")
     if path.suffix == ".deb":
-        dest = cache / "boottest" / "kernels" / f"{path.stem}_{_sha256(path)[:16]}"
+        dest = cache / "boottest" / "kernels" / f"{path.stem}_{file_sha256(path)[:16]}"
         return extract_kernel_deb(path, dest)
     release = bzimage_release(path.read_bytes())
     if release is None:

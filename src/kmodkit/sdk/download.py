@@ -233,11 +233,3 @@ def _raise_for(resp: requests.Response, url: str) -> None:
         raise _Transient(f"HTTP {resp.status_code} {resp.reason}")
     if resp.status_code >= 400:
         raise FetchError(f"HTTP {resp.status_code} {resp.reason}", where=url)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kmodkit.errors import FetchError, KernelTreeError, UsageError
-from kmodkit.fsutil import atomic_write_bytes
+from kmodkit.fsutil import atomic_write_bytes, file_sha256
 from kmodkit.kernel.sdk import find_kernel_build_dir
 from kmodkit.sdk import cache, mirror
-from kmodkit.sdk.download import ByteProgress, Client, HttpSettings, NotFound, sha256_file
+from kmodkit.sdk.download import ByteProgress, Client, HttpSettings, NotFound
 from kmodkit.sdk.extract import extract_archive, is_archive, top_directory
 from kmodkit.sdk.keys import check_signature, trusted_keys
 
@@ -204,7 +204,7 @@ def download_checked(client: Client, path: str, part: Path, sha256: str) -> str:
     for attempt in (1, 2):
         resumed = part.exists() and part.stat().st_size > 0
         url = client.download(path, part)
-        got = sha256_file(part)
+        got = file_sha256(part)
         if got == sha256:
             return url
         part.unlink(missing_ok=True)
@@ -316,7 +316,7 @@ def unpack_local_sdk(archive: Path, say: Say | None = None) -> Path:
         raise UsageError(
             "--sdk must be an SDK directory or a .tar.xz/.tar.zst archive", where=str(archive)
         )
-    sha256 = sha256_file(archive)
+    sha256 = file_sha256(archive)
     name = archive.name.split(".tar.")[0]
     target_dir = cache.target_cache(cache.LOCAL, name)
     with cache.locked(target_dir):

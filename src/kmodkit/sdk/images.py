@@ -19,8 +19,9 @@ from pathlib import Path
 
 from kmodkit import resources
 from kmodkit.errors import FetchError
+from kmodkit.fsutil import file_sha256
 from kmodkit.sdk import cache, mirror
-from kmodkit.sdk.download import ByteProgress, Client, sha256_file
+from kmodkit.sdk.download import ByteProgress, Client
 from kmodkit.sdk.fetch import (
     FetchOptions,
     download_checked,
@@ -99,7 +100,7 @@ def fetch_image(
             for name in (files.kernel, files.rootfs):
                 sha256 = signed.sums[name]
                 final = target_dir / f"{sha256[: cache.PREFIX_LEN]}-{name}"
-                if final.is_file() and sha256_file(final) == sha256:
+                if final.is_file() and file_sha256(final) == sha256:
                     paths[name] = final
                     continue
                 final.unlink(missing_ok=True)
