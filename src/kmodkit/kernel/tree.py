@@ -77,6 +77,18 @@ class KernelTree:
         name = symbol if symbol.startswith("CONFIG_") else f"CONFIG_{symbol}"
         return self.config.get(name)
 
+    def describe(self) -> dict[str, str]:
+        """The kernel's identity as build reports and release manifests record it."""
+        return {
+            "provider": self.provider,
+            "release": self.release,
+            "version": self.version,
+            "arch": self.arch,
+            "vermagic": self.vermagic,
+            "vermagic_hash": self.vermagic_hash,
+            "identity": self.identity,
+        }
+
     @property
     def compiler(self) -> str:
         """The C compiler command Kbuild will run (cross prefix included)."""

@@ -45,7 +45,6 @@ def write_build_report(
     results: Mapping[str, ModuleResult],
 ) -> None:
     """Deterministic: no wall-clock time, no cache state, no absolute output paths."""
-    tree = ctx.tree
     report = {
         "kmodkit": __version__,
         "inputs": {
@@ -56,15 +55,7 @@ def write_build_report(
             "engine": options.engine,
             "source_date_epoch": ctx.epoch,
         },
-        "kernel": {
-            "provider": tree.provider,
-            "release": tree.release,
-            "version": tree.version,
-            "arch": tree.arch,
-            "vermagic": tree.vermagic,
-            "vermagic_hash": tree.vermagic_hash,
-            "identity": tree.identity,
-        },
+        "kernel": ctx.tree.describe(),
         "modules": {p: {"origin": origin(r.status)} for p, r in sorted(results.items())},
         "packages": [
             {

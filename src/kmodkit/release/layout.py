@@ -10,14 +10,13 @@ Everything here is a pure function of the pairs' outputs, so shards merge byte-i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kmodkit.formats import usign
-from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
+from kmodkit.fsutil import atomic_write_bytes, atomic_write_text, file_sha256
 from kmodkit.pipeline.build import BuildResult
 from kmodkit.pipeline.keys import BuildKeys
 
@@ -62,18 +61,10 @@ def files_under(directory: Path) -> list[str]:
     return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_sums(tdir: Path, keys: BuildKeys) -> None:
     """sha256sums of every file of the target directory, and its usign signature."""
     lines = [
-        f"{sha256_file(tdir / rel)} *{rel}\n"
+        f"{file_sha256(tdir / rel)} *{rel}\n"
         for rel in files_under(tdir)
         if rel not in (SUMS, f"{SUMS}.sig")
     ]
@@ -85,13 +76,12 @@ def write_sums(tdir: Path, keys: BuildKeys) -> None:
 
 def pair_record(result: BuildResult, ver: str, root: Path, keys: BuildKeys) -> dict[str, Any]:
     tdir = target_dir(root, ver, result.target.name)
-    tree = result.tree
     artifacts = []
     for rel in files_under(tdir):
         path = tdir / rel
         entry: dict[str, Any] = {
             "path": (tdir / rel).relative_to(root).as_posix(),
-            "sha256": sha256_file(path),
+            "sha256": file_sha256(path),
             "size": path.stat().st_size,
         }
         signer = _signed_by(rel, keys)
@@ -104,15 +94,7 @@ def pair_record(result: BuildResult, ver: str, root: Path, keys: BuildKeys) -> d
         "target": result.target.name,
         "pkg_arch": result.target.pkg_arch,
         "formats": list(result.formats),
-        "kernel": {
-            "provider": tree.provider,
-            "release": tree.release,
-            "version": tree.version,
-            "arch": tree.arch,
-            "vermagic": tree.vermagic,
-            "vermagic_hash": tree.vermagic_hash,
-            "identity": tree.identity,
-        },
+        "kernel": result.tree.describe(),
         "dir": tdir.relative_to(root).as_posix(),
         "kmods": f"{tdir.relative_to(root).as_posix()}/kmods/{kmods_name(result)}",
         "packages": sorted(p.name for p in result.packages),
