@@ -297,3 +297,19 @@ def test_kernel_of_index_base_is_the_reference(make_ipk, write_feed, tmp_path: P
     report = run([tmp_path / name], index=(str(base),))
     bad = report.failures("kernel.dependency")
     assert bad and "b" * 32 in bad[0].message and str(base) in bad[0].message
+
+
+def test_dependencies_do_not_resolve_across_architectures(make_ipk, write_feed) -> None:
+    """A release tree holds feeds of several targets: an aarch64 kmod is not satisfied by the
+    x86_64 package of the same name (its modules could never load on that device)."""
+    x86 = write_feed([make_ipk("kmod-nf-a", ["nf_a"])], name="x86_64")
+    arm = write_feed(
+        [make_ipk("kmod-nf-b", ["nf_b"], ["kmod-nf-a"], arch="aarch64_generic")], name="arm"
+    )
+    alone = run([x86])
+    assert alone.failures("modules.depends") == []
+    both = run([x86, arm])
+    missing = both.failures("modules.depends")
+    assert missing and "nf_a" in missing[0].message, both.results
+    same_arch = write_feed([make_ipk("kmod-nf-b", ["nf_b"], ["kmod-nf-a"])], name="x86_64-more")
+    assert run([x86, same_arch]).failures("modules.depends") == []  # as before within one arch

@@ -73,10 +73,37 @@ def verify_paths(paths: Sequence[Path], *, options: VerifyOptions) -> VerifyRepo
         ref = kernel or _kernel_from_bases(bases, manager)
         for g in mine:
             check_kernel(g.views, modules, ref, findings)
-        universe = Universe(views + base_views, modules)
-        check_modules([v for v in views if v.name != "kernel"], universe, ref, findings)
+        for pool, judged in _arch_sets(views):
+            bases_here = [v for v in base_views if _same_arch(v, pool)]
+            universe = Universe(pool + bases_here, modules)
+            check_modules([v for v in judged if v.name != "kernel"], universe, ref, findings)
     report.results = findings.results()
     return report
+
+
+def _arch_sets(views: list[PackageView]) -> list[tuple[list[PackageView], list[PackageView]]]:
+    """(packages dependencies may resolve to, packages judged) per architecture.
+
+    A release tree holds feeds of several targets: a package's modules can only come from
+    packages of its own architecture (or noarch ones, which are judged once, with the first).
+    """
+    arches = sorted({v.arch for v in views if v.arch and v.arch not in NOARCH})
+    if len(arches) <= 1:
+        return [(views, views)]
+    sets = []
+    for i, arch in enumerate(arches):
+        pool = [v for v in views if v.arch == arch or _is_noarch(v)]
+        judged = [v for v in pool if v.arch == arch or (i == 0 and _is_noarch(v))]
+        sets.append((pool, judged))
+    return sets
+
+
+def _is_noarch(view: PackageView) -> bool:
+    return not view.arch or view.arch in NOARCH
+
+
+def _same_arch(view: PackageView, pool: Sequence[PackageView]) -> bool:
+    return _is_noarch(view) or any(v.arch == view.arch for v in pool)
 
 
 def _modules(views: Sequence[PackageView], findings: Findings) -> ModuleMap:
