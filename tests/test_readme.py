@@ -38,5 +38,5 @@ def test_install_command_uses_a_venv_and_names_the_debian_package() -> None:
     assert "python3 -m venv .venv" in command
     assert "python3 -m pip install" not in command  # refused by PEP 668 on Debian's python3
     assert command.index("python3 -m venv") < command.index(".venv/bin/pip install")
-    assert command.endswith(".venv/bin/kmodkit build --target x86_64")
+    assert command.endswith(".venv/bin/invoke build --target x86_64")  # the main job
     assert "/.venv/" in (REPO / ".gitignore").read_text().splitlines()
