@@ -25,13 +25,13 @@ from pathlib import Path
 from kmodkit import resources
 from kmodkit.boottest import image_plan, qemu, results
 from kmodkit.boottest.console import Console, ConsoleTimeout
-from kmodkit.boottest.feed import Feed, find_feeds, read_feed
+from kmodkit.boottest.feed import Feed, read_feed
 from kmodkit.boottest.provision import ensure_packages
 from kmodkit.boottest.runner import (
     BootReport,
     TargetRun,
     feed_release,
-    load_ruleset,
+    load_inputs,
     machine_arch,
     phases,
 )
@@ -287,10 +287,7 @@ class ImageBootOptions:
 def run_image_boottest(options: ImageBootOptions, progress: Progress | None = None) -> BootReport:
     """Fetch the release's image for the target, then boot-test every feed under ``path``."""
     say = progress or (lambda _msg: None)
-    ruleset = load_ruleset(options.ruleset)
-    targets = find_feeds(options.path)
-    if not targets:
-        raise UsageError(f"{options.path}: no ipk/Packages or apk/packages.adb below it")
+    ruleset, targets = load_inputs(options.path, options.ruleset)
     image = fetch_image(options.fetch, say=say)
     arch = IMAGE_ARCH.get(image.target)
     if arch is None:

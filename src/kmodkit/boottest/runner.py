@@ -327,12 +327,18 @@ def load_ruleset(path: Path | None) -> str:
     return ruleset
 
 
+def load_inputs(path: Path, ruleset_file: Path | None) -> tuple[str, list[Path]]:
+    """The ruleset to test and the feeds below ``path``: read before anything boots."""
+    ruleset = load_ruleset(ruleset_file)
+    targets = find_feeds(path)
+    if not targets:
+        raise UsageError(f"{path}: no ipk/Packages or apk/packages.adb below it")
+    return ruleset, targets
+
+
 def run_boottest(options: BootOptions, progress: Progress | None = None) -> BootReport:
     say = progress or (lambda _msg: None)
-    ruleset = load_ruleset(options.ruleset)
-    targets = find_feeds(options.path)
-    if not targets:
-        raise UsageError(f"{options.path}: no ipk/Packages or apk/packages.adb below it")
+    ruleset, targets = load_inputs(options.path, options.ruleset)
     wanted = {f"/{GUEST_PATHS[t]}": TOOL_PACKAGES[t] for t in TOOLS}
     for arch in sorted({machine_arch(read_feed(t).packages[0].arch) for t in targets}):
         wanted[qemu.MACHINES[arch].qemu] = qemu.MACHINES[arch].package
