@@ -12,17 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from kmodkit.errors import KmodkitError
 from kmodkit.formats import apk_sign, usign
+from kmodkit.limits import MAX_KEY_FILE_BYTES
+from kmodkit.safeio import read_regular_file
 from kmodkit.verify.checks_feed import Keys
 from kmodkit.verify.discover import Inputs, is_usign_public_key
 from kmodkit.verify.model import Findings
 
-MAX_KEY_FILE = 16384  # bytes; real key files are a few hundred
 SECRET_KEY_CHECK = "input.secret-key"
 PEM_SECRET_MARKERS = (
     "-----BEGIN PRIVATE KEY-----",
@@ -92,13 +92,14 @@ def _regular_files(directory: Path) -> Iterator[Path]:
 def _small_text(path: Path) -> str | None:
     """The file's text when it is a regular file small enough to be a key, else None."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_KEY_FILE:
-            return None
-        with path.open("rb") as fh:
-            return fh.read(MAX_KEY_FILE + 1).decode("utf-8")
+        return _key_bytes(path).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _key_bytes(path: Path) -> bytes:
+    """A key file's bytes: regular files only, within MAX_KEY_FILE_BYTES (no FIFO can hang it)."""
+    return read_regular_file(path, MAX_KEY_FILE_BYTES, "MAX_KEY_FILE_BYTES")
 
 
 def _scan_keys_dir(directory: Path, findings: Findings) -> tuple[list[Path], list[Path]]:
@@ -139,7 +140,7 @@ def _read(
     keys = Keys()
     for path in usign_paths:
         try:
-            key = usign.read_public_key(path.read_text("utf-8"), str(path))
+            key = usign.read_public_key(_key_bytes(path).decode("utf-8"), str(path))
         except (OSError, UnicodeDecodeError, KmodkitError) as exc:
             findings.fail("input.unreadable", str(path), f"bad usign public key: {exc}")
             continue
@@ -148,7 +149,7 @@ def _read(
             keys.shipped[key.key_id] = str(path)
     for path in apk_paths:
         try:
-            public = apk_sign.load_public_key(path.read_bytes(), str(path))
+            public = apk_sign.load_public_key(_key_bytes(path), str(path))
         except (OSError, KmodkitError) as exc:
             findings.fail("input.unreadable", str(path), f"bad apk public key: {exc}")
             continue
