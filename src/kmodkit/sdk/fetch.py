@@ -65,16 +65,29 @@ def fetch_sdk(
     release = mirror.check_release(options.release)
     if options.offline:
         return FetchResult(_offline(release, target, options.keys_dir), False, [])
-    mirrors = [mirror.normalize_mirror(m) for m in options.mirrors or mirror.default_mirrors()]
-    client = Client(mirrors, options.http, http_cache=cache.http_cache_dir(), on_bytes=on_bytes)
+    client = open_client(options, on_bytes)
     try:
-        if mirror.is_series(release):
-            release = newest_release(client, release)
-            note(f"release {options.release} is {release}")
+        release = point_release(client, release, note)
         result = _online(client, release, target, options.keys_dir, note)
         return FetchResult(result[0], result[1], list(client.requests_made))
     finally:
         client.close()
+
+
+def open_client(options: FetchOptions, on_bytes: ByteProgress | None) -> Client:
+    """A client over the options' mirrors, tried in order (default: KMODKIT_MIRROR or the
+    official server)."""
+    mirrors = [mirror.normalize_mirror(m) for m in options.mirrors or mirror.default_mirrors()]
+    return Client(mirrors, options.http, http_cache=cache.http_cache_dir(), on_bytes=on_bytes)
+
+
+def point_release(client: Client, release: str, note: Say) -> str:
+    """``release`` itself, or for a series (``24.10``) its newest point release on the mirror."""
+    if not mirror.is_series(release):
+        return release
+    newest = newest_release(client, release)
+    note(f"release {release} is {newest}")
+    return newest
 
 
 def newest_release(client: Client, series: str) -> str:

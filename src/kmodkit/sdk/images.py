@@ -21,12 +21,13 @@ from kmodkit import resources
 from kmodkit.errors import FetchError
 from kmodkit.fsutil import file_sha256
 from kmodkit.sdk import cache, mirror
-from kmodkit.sdk.download import ByteProgress, Client
+from kmodkit.sdk.download import ByteProgress
 from kmodkit.sdk.fetch import (
     FetchOptions,
     download_checked,
     fetch_profiles,
-    newest_release,
+    open_client,
+    point_release,
     signed_sums,
 )
 
@@ -82,12 +83,9 @@ def fetch_image(
     note = say or (lambda _msg: None)
     target = mirror.parse_target(options.target)
     release = mirror.check_release(options.release)
-    mirrors = [mirror.normalize_mirror(m) for m in options.mirrors or mirror.default_mirrors()]
-    client = Client(mirrors, options.http, http_cache=cache.http_cache_dir(), on_bytes=on_bytes)
+    client = open_client(options, on_bytes)
     try:
-        if mirror.is_series(release):
-            release = newest_release(client, release)
-            note(f"release {options.release} is {release}")
+        release = point_release(client, release, note)
         signed = signed_sums(client, release, target, options.keys_dir)
         files = find_image_files(signed.sums, target, release, signed.url)
         base = mirror.target_dir(release, target)
