@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
+from cli_runner import run_kmodkit
 from kmodkit.cli.boottest import last_build
 from kmodkit.errors import UsageError
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-
 
 def kmodkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "kmodkit", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_kmodkit(*args, cwd=cwd, timeout=120)
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:

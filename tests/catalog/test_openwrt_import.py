@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runner import cli_env, run_kmodkit
 from kmodkit.catalog import Catalog, load_catalog, lookup_release, lookup_target
 from kmodkit.catalog.loader import load_spec
 from kmodkit.catalog.openwrt_compare import compare, write_specs
@@ -22,7 +22,6 @@ from kmodkit.resolve import resolve_closure
 
 MINI = Path(__file__).parent / "openwrt_mini"
 ROOTS = ["kmod-nft-offload", "kmod-crypto-hash"]
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
@@ -204,18 +203,8 @@ def test_cli_diff_exit_status(
 
 
 def _cli(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = dict(os.environ, PYTHONPATH=str(SRC))
-    if path is not None:
-        env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "kmodkit", "catalog.import", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = cli_env() if path is None else cli_env(PATH=path)
+    return run_kmodkit("catalog.import", *args, env=env, timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -10,17 +10,15 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cli_runner import cli_env, run_kmodkit
 from kmodkit.catalog.tables import lookup_target
 from kmodkit.cli import check_writable_dir, run
 from kmodkit.errors import FormatError, UsageError
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _run_status(fn, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
@@ -112,17 +110,7 @@ def test_check_writable_dir(readonly_dir: Path, tmp_path: Path) -> None:
 
 
 def _kmodkit(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = os.environ.copy()
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
-    env["KMODKIT_CACHE"] = str(cache)
-    return subprocess.run(
-        [sys.executable, "-m", "kmodkit", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_kmodkit(*args, cwd=cwd, env=cli_env(KMODKIT_CACHE=str(cache)), timeout=120)
 
 
 def test_build_into_a_readonly_out_fails_before_any_work(

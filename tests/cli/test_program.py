@@ -6,7 +6,6 @@ Run as real subprocesses from a directory that is not the checkout, as a pip use
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,39 +15,19 @@ from pathlib import Path
 import pytest
 from invoke.parser.context import ParserContext
 
+from cli_runner import cli_env, run_invoke, run_kmodkit
 from kmodkit.cli.program import main, rewrite_task_argv
 from kmodkit.cli.tasks import ns
 
 REPO = Path(__file__).resolve().parents[2]
-SRC = REPO / "src"
-
-
-def _env() -> dict[str, str]:
-    env = os.environ.copy()
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
-    return env
 
 
 def kmodkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kmodkit", *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_kmodkit(*args, cwd=cwd)
 
 
 def invoke(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_invoke(*args, cwd=cwd, timeout=300)
 
 
 def test_console_script_is_declared_and_points_at_main() -> None:
@@ -157,7 +136,7 @@ def test_a_closed_stdout_is_a_quiet_exit(args: list[str], testdata: Path, tmp_pa
     proc = subprocess.Popen(
         [sys.executable, "-m", "kmodkit", *argv],
         cwd=tmp_path,
-        env=_env(),
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -11,12 +11,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 import standin_kernel
+from cli_runner import run_invoke
 from kmodkit.errors import KernelTreeError, UsageError
 from kmodkit.formats import apk, apk_index, ipk, opkg_feed
 from kmodkit.formats.control import parse_depends
@@ -25,7 +25,6 @@ from kmodkit.kernel.modinfo import read_modinfo
 from kmodkit.pipeline.build import BuildOptions, BuildResult, build
 
 pytestmark = pytest.mark.kernel
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -202,14 +201,7 @@ def test_repacking_from_scratch_is_byte_identical(built: BuildResult, tmp_path: 
 def _invoke(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        cwd=cwd,
-        env=env or os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_invoke(*args, cwd=cwd, env=env)
 
 
 def test_invoke_build_cli_prints_summary(built: BuildResult, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import run_invoke
 from kmodkit.formats import ipk, usign
 from kmodkit.release.layout import files_under
 from kmodkit.release.merge import merge_trees
@@ -27,13 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+    return run_invoke(*args, cwd=cwd, timeout=None)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ nothing, a one-byte change of the tarball fails in one line (exit 2) with nothin
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import sdk_mirror
+from cli_runner import cli_env, run_invoke
 from kmodkit.formats import usign
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,16 +62,9 @@ def static_mirror(
 
 
 def invoke(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KMODKIT_CACHE=str(cache), PYTHONPATH=str(REPO / "src"))
+    env = cli_env(KMODKIT_CACHE=str(cache))
     env.pop("KMODKIT_MIRROR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_invoke(*args, cwd=REPO, env=env, timeout=120)
 
 
 def fetch_args(mirror: StaticMirror, keys: Path) -> list[str]:
