@@ -6,7 +6,6 @@ dist directory only when the whole build succeeded.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,7 +17,7 @@ from kmodkit.formats.model import Entry, PackageInput, PackageMeta
 from kmodkit.fsutil import atomic_write_bytes, atomic_write_text
 from kmodkit.kernel import KernelTree
 from kmodkit.kernel.modinfo import module_name
-from kmodkit.pipeline.keys import BuildKeys
+from kmodkit.pipeline.keys import BuildKeys, trusted_public_keys
 from kmodkit.pipeline.packing import PackageFormat, pack
 from kmodkit.pipeline.scheme import VersionScheme
 from kmodkit.pipeline.stage import (
@@ -214,16 +213,14 @@ def verify_output(ctx: BuildContext, keys: BuildKeys) -> str:
     from kmodkit.verify import VerifyOptions, verify_paths
     from kmodkit.verify.report import write_json
 
-    with tempfile.TemporaryDirectory(prefix="kmodkit-trusted-keys-") as trusted:
-        Path(trusted, f"{keys.usign_key_id}.pub").write_text(keys.usign_public_text)
-        Path(trusted, f"{keys.apk_key_id}.pem").write_bytes(keys.apk_public_pem)
+    with trusted_public_keys(keys) as trusted:
         report = verify_paths(
             [ctx.work],
             options=VerifyOptions(
                 kernel=ctx.tree,
                 release=ctx.release.name,
                 target=ctx.target.name,
-                keys=Path(trusted),
+                keys=trusted,
             ),
         )
     write_json(report, ctx.logs / "verify.json")

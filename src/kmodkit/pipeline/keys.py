@@ -6,6 +6,9 @@ generated once (0600) under the cache and reused, so repeated builds sign with t
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +37,16 @@ class BuildKeys:
     @property
     def apk_key_id(self) -> str:
         return apk_sign.key_id(self.apk_private.public_key()).hex()
+
+
+@contextmanager
+def trusted_public_keys(keys: BuildKeys) -> Iterator[Path]:
+    """A directory with only the public halves of ``keys``, outside any tree verify checks (the
+    copies shipped in a feed's keys/ are what verify must not rely on)."""
+    with tempfile.TemporaryDirectory(prefix="kmodkit-trusted-keys-") as trusted:
+        Path(trusted, f"{keys.usign_key_id}.pub").write_text(keys.usign_public_text)
+        Path(trusted, f"{keys.apk_key_id}.pem").write_bytes(keys.apk_public_pem)
+        yield Path(trusted)
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,7 +22,7 @@ from typing import Any
 from kmodkit import resources
 from kmodkit.errors import BuildError, KmodkitError, UsageError
 from kmodkit.fsutil import atomic_directory, atomic_write_bytes, temp_directory
-from kmodkit.pipeline.keys import BuildKeys, load_or_create_keys
+from kmodkit.pipeline.keys import BuildKeys, load_or_create_keys, trusted_public_keys
 from kmodkit.release.layout import INDEX, index_document, key_summary, place_result
 from kmodkit.release.plan import Pair, parse_pairs, parse_shard, shard_pairs
 
@@ -151,10 +150,8 @@ def verify_tree(tree: Path, keys: BuildKeys) -> str:
     """
     from kmodkit.verify import VerifyOptions, verify_paths
 
-    with tempfile.TemporaryDirectory(prefix="kmodkit-trusted-keys-") as trusted:
-        Path(trusted, f"{keys.usign_key_id}.pub").write_text(keys.usign_public_text)
-        Path(trusted, f"{keys.apk_key_id}.pem").write_bytes(keys.apk_public_pem)
-        report = verify_paths([tree], options=VerifyOptions(keys=Path(trusted)))
+    with trusted_public_keys(keys) as trusted:
+        report = verify_paths([tree], options=VerifyOptions(keys=trusted))
     if not report.ok(strict=True):
         first = report.failures()[0].one_line()
         raise BuildError(
