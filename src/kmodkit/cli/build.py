@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -123,9 +122,7 @@ def build(
         from kmodkit.cli.sdk import fetcher
 
         preflight(options)  # bad options fail before anything is downloaded
-        fetched, point = fetcher(list(mirrors or []), sdk_keys, offline)(release, target)
-        # build for the point release fetched (24.10 -> 24.10.4): its facts may differ by point
-        exact = point if re.fullmatch(r"\d+\.\d+\.\d+", point) else release
+        fetched, exact = fetcher(list(mirrors or []), sdk_keys, offline)(release, target)
         options = replace(options, sdk=fetched, release=exact)
     with _progress() as say:
         result = run_build(options, progress=say)

@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kmodkit.cli import stderr, stdout_console
-from kmodkit.sdk import FetchOptions, fetch_sdk, list_sdks
+from kmodkit.sdk import FetchOptions, fetch_sdk, list_sdks, sdk_for_release
 from kmodkit.sdk import cache as sdk_cache
 from kmodkit.sdk.download import ByteProgress
 
@@ -107,13 +107,13 @@ def fetch(*, release: str, target: str, mirrors: list[str], keys: str | None, of
 def fetcher(
     mirrors: list[str], keys: str | None, offline: bool
 ) -> Callable[[str, str], tuple[Path, str]]:
-    """What ``invoke build --release R --target T`` calls: the SDK path and its exact release."""
+    """What ``invoke build --release R --target T`` calls: the SDK path and the release to
+    build for (see ``sdk_for_release``)."""
 
     def get(release: str, target: str) -> tuple[Path, str]:
         with byte_progress() as on_bytes:
             options = fetch_options(release, target, mirrors, keys, offline)
-            result = fetch_sdk(options, say=say, on_bytes=on_bytes)
-        return result.path, result.sdk.release
+            return sdk_for_release(options, say=say, on_bytes=on_bytes)
 
     return get
 

@@ -282,12 +282,10 @@ def _fetch_sdk(
     pair: Pair, options: ReleaseOptions, progress: Callable[[str], None]
 ) -> tuple[Path, str]:
     """The release's SDK for the pair (kmodkit.sdk: cached, else fetched and verified)."""
-    import re
-
-    from kmodkit.sdk import FetchOptions, fetch_sdk
+    from kmodkit.sdk import FetchOptions, sdk_for_release
 
     assert pair.release is not None
-    fetched = fetch_sdk(
+    return sdk_for_release(
         FetchOptions(
             release=pair.release,
             target=pair.target,
@@ -297,8 +295,6 @@ def _fetch_sdk(
         ),
         say=progress,
     )
-    point = fetched.sdk.release
-    return fetched.path, point if re.fullmatch(r"\d+\.\d+\.\d+", point) else pair.release
 
 
 def distro_series_for(pair: Pair) -> str | None:

@@ -8,7 +8,13 @@
 from __future__ import annotations
 
 from kmodkit.sdk.download import HttpSettings
-from kmodkit.sdk.fetch import FetchOptions, FetchResult, fetch_sdk, unpack_local_sdk
+from kmodkit.sdk.fetch import (
+    FetchOptions,
+    FetchResult,
+    fetch_sdk,
+    sdk_for_release,
+    unpack_local_sdk,
+)
 from kmodkit.sdk.listing import Listing, list_sdks
 
 __all__ = [
@@ -18,5 +24,6 @@ __all__ = [
     "Listing",
     "fetch_sdk",
     "list_sdks",
+    "sdk_for_release",
     "unpack_local_sdk",
 ]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,16 @@ def fetch_sdk(
         return FetchResult(result[0], result[1], list(client.requests_made))
     finally:
         client.close()
+
+
+def sdk_for_release(
+    options: FetchOptions, *, say: Say | None = None, on_bytes: ByteProgress | None = None
+) -> tuple[Path, str]:
+    """The SDK to build on, and the release to build for: the point release fetched (a series
+    such as 24.10 becomes 24.10.4, whose facts may differ by point), else the one asked for."""
+    result = fetch_sdk(options, say=say, on_bytes=on_bytes)
+    point = result.sdk.release
+    return result.path, point if re.fullmatch(r"\d+\.\d+\.\d+", point) else options.release
 
 
 def open_client(options: FetchOptions, on_bytes: ByteProgress | None) -> Client:
